@@ -1,0 +1,183 @@
+"""The platform's one configuration object.
+
+Terraform renders the whole document (stage, resource names, pools, tenants) once, as JSON, into an
+S3 object of the stage (`FAIRSHARE_CONFIG_S3_URI`); every Lambda loads and validates it once at cold
+start. Tests and tools may pass the same document inline in `FAIRSHARE_CONFIG`. Lambda environment
+variables are capped at 4 KB, which a tenants map of a real stage outgrows, hence the S3 object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fairshare.domain.limits import LimitPolicy
+from fairshare.domain.model import BudgetAction, PoolName, TenantPolicy
+
+CONFIG_ENV = "FAIRSHARE_CONFIG"
+CONFIG_S3_URI_ENV = "FAIRSHARE_CONFIG_S3_URI"
+
+MIN_BYTES_SCANNED_CUTOFF = 10_485_760
+
+
+class ConfigError(ValueError):
+    """The configuration is missing or invalid; the message names what and where."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TenantConfig(_Strict):
+    """One tenant (team) as declared in the stage's `tenants` map."""
+
+    weight: float = Field(1.0, gt=0, description="share of the quota relative to other tenants")
+    max_concurrency: int = Field(10, ge=1, description="hard cap on active queries")
+    max_queued: int = Field(1000, ge=1, description="beyond it, submit answers 429")
+    daily_bytes_budget: int | None = Field(None, ge=1, description="bytes scanned per UTC day")
+    budget_action: BudgetAction = "hold"
+    allow_ddl: bool = False
+    priority_levels: int = Field(3, ge=1, le=10)
+    aging_seconds: float | None = Field(None, gt=0, description="a wait of W s raises priority by one")
+    max_aging_boost: int = Field(1, ge=0, le=9)
+    workgroup: str = Field(..., min_length=1, max_length=128)
+    databases: tuple[str, ...] = Field(default=("default",), min_length=1)
+    api_key_id: str | None = Field(None, description="API Gateway key id that identifies the tenant")
+    notify_topic_arn: str | None = None
+    bytes_scanned_cutoff_per_query: int | None = Field(None, ge=MIN_BYTES_SCANNED_CUTOFF)
+
+    def policy(self, name: str) -> TenantPolicy:
+        return TenantPolicy(
+            name=name,
+            weight=self.weight,
+            max_concurrency=self.max_concurrency,
+            max_queued=self.max_queued,
+            daily_bytes_budget=self.daily_bytes_budget,
+            budget_action=self.budget_action,
+            allow_ddl=self.allow_ddl,
+            priority_levels=self.priority_levels,
+            aging_seconds=self.aging_seconds,
+            max_aging_boost=self.max_aging_boost,
+        )
+
+
+class PoolConfig(_Strict):
+    """One Athena quota pool (DML or DDL) of the account and region."""
+
+    quota: int = Field(..., ge=1, description="Athena's active-query quota for the pool")
+    headroom: int = Field(0, ge=0, description="slots left to users outside the platform")
+    min_limit: int = Field(1, ge=1, description="AIMD never lowers the effective limit below this")
+    decrease_factor: float = Field(0.9, gt=0, lt=1, description="AIMD multiplicative decrease")
+    recovery_interval_s: float = Field(10.0, gt=0, description="quiet time per +1 of the limit")
+
+    @model_validator(mode="after")
+    def _headroom_leaves_a_slot(self) -> PoolConfig:
+        if self.quota - self.headroom < self.min_limit:
+            raise ValueError(
+                f"quota ({self.quota}) - headroom ({self.headroom}) must be >= min_limit ({self.min_limit})"
+            )
+        return self
+
+    def limit_policy(self) -> LimitPolicy:
+        return LimitPolicy(
+            ceiling=self.quota - self.headroom,
+            floor=self.min_limit,
+            decrease_factor=self.decrease_factor,
+            recovery_interval_s=self.recovery_interval_s,
+        )
+
+
+class Config(_Strict):
+    """Everything a Lambda or tool needs to know about one stage."""
+
+    stage: str = Field(..., pattern=r"^[a-z][a-z0-9-]{0,15}$")
+    region: str = "us-east-1"
+    queries_table: str
+    state_table: str
+    submissions_queue_url: str
+    results_bucket: str
+    results_prefix: str = "results/"
+    pools: dict[PoolName, PoolConfig]
+    tenants: dict[str, TenantConfig] = Field(..., min_length=1)
+    start_rate_per_s: float = Field(20.0, gt=0, description="StartQueryExecution token bucket rate")
+    start_burst: int = Field(80, ge=1, description="StartQueryExecution token bucket burst")
+    event_grace_s: float = Field(120.0, ge=0, description="RUNNING this long without an event: poll")
+    presign_expiry_s: int = Field(900, ge=1, le=604_800)
+    results_page_size: int = Field(100, ge=1, le=1000)
+    max_transient_attempts: int = Field(5, ge=1)
+    query_ttl_days: int = Field(90, ge=1)
+    powertools_service: str = "athena-fairshare"
+    metrics_namespace: str = "AthenaFairshare"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("pools")
+    @classmethod
+    def _both_pools(cls, pools: dict[PoolName, PoolConfig]) -> dict[PoolName, PoolConfig]:
+        missing = {"DML", "DDL"} - set(pools)
+        if missing:
+            raise ValueError(f"pools must declare DML and DDL; missing {sorted(missing)}")
+        return pools
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenant_names(cls, tenants: dict[str, TenantConfig]) -> dict[str, TenantConfig]:
+        for name in tenants:
+            if not name or len(name) > 64 or not all(c.isalnum() or c in "-_" for c in name):
+                raise ValueError(f"tenant name {name!r} must be 1-64 characters of [A-Za-z0-9_-]")
+        keys = [t.api_key_id for t in tenants.values() if t.api_key_id]
+        if len(keys) != len(set(keys)):
+            raise ValueError("two tenants share one api_key_id")
+        return tenants
+
+    @cached_property
+    def tenant_by_api_key(self) -> Mapping[str, str]:
+        return {t.api_key_id: name for name, t in self.tenants.items() if t.api_key_id}
+
+    @cached_property
+    def policies(self) -> Mapping[str, TenantPolicy]:
+        return {name: t.policy(name) for name, t in self.tenants.items()}
+
+    def tenant_for_api_key(self, api_key_id: str | None) -> str | None:
+        return self.tenant_by_api_key.get(api_key_id) if api_key_id else None
+
+
+def parse_config(document: str | Mapping[str, Any], source: str = "configuration") -> Config:
+    """Validate a configuration document; errors name the field and the source."""
+    try:
+        raw = json.loads(document) if isinstance(document, str) else dict(document)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{source} is not valid JSON: {exc}") from exc
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{source} is invalid: {problems}") from exc
+
+
+def load_config(environ: Mapping[str, str] | None = None, s3_client: Any = None) -> Config:
+    """Load the stage configuration once (cold start): inline JSON, else the S3 object Terraform wrote."""
+    env = os.environ if environ is None else environ
+    inline = env.get(CONFIG_ENV)
+    if inline:
+        return parse_config(inline, source=f"${CONFIG_ENV}")
+    uri = env.get(CONFIG_S3_URI_ENV)
+    if not uri:
+        raise ConfigError(
+            f"missing environment variable {CONFIG_S3_URI_ENV} (or {CONFIG_ENV} with inline JSON)"
+        )
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ConfigError(f"{CONFIG_S3_URI_ENV} must look like s3://bucket/key, got {uri!r}")
+    bucket, key = uri[5:].split("/", 1)
+    if s3_client is None:
+        import boto3
+
+        s3_client = boto3.client("s3")
+    body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    return parse_config(body, source=uri)
