@@ -100,6 +100,9 @@ class Config(_Strict):
     queries_table: str
     state_table: str
     submissions_queue_url: str
+    submissions_dlq_url: str
+    events_queue_url: str
+    events_dlq_url: str
     results_bucket: str
     results_prefix: str = "results/"
     pools: dict[PoolName, PoolConfig]
@@ -110,6 +113,8 @@ class Config(_Strict):
     presign_expiry_s: int = Field(900, ge=1, le=604_800)
     results_page_size: int = Field(100, ge=1, le=1000)
     max_transient_attempts: int = Field(5, ge=1)
+    redrive_max_per_run: int = Field(100, ge=1, description="DLQ messages moved per redrive run")
+    redrive_rate_per_s: float = Field(10.0, gt=0, description="DLQ messages moved per second")
     query_ttl_days: int = Field(90, ge=1)
     powertools_service: str = "athena-fairshare"
     metrics_namespace: str = "AthenaFairshare"
