@@ -1,0 +1,243 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
+
+  handlers = {
+    api        = "fairshare.handlers.api.handler"
+    dispatcher = "fairshare.handlers.dispatcher.handler"
+    completion = "fairshare.handlers.completion.handler"
+    redrive    = "fairshare.handlers.redrive.handler"
+  }
+
+  timeouts     = merge({ api = 29, dispatcher = 60, completion = 30, redrive = 120 }, var.timeouts)
+  memory_sizes = merge({ api = 512, dispatcher = 512, completion = 512, redrive = 256 }, var.memory_sizes)
+
+  function_name = { for fn, _ in local.handlers : fn => "${var.name_prefix}-${var.stage}-${fn}" }
+  log_group_arn = { for fn, name in local.function_name : fn => "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${name}" }
+
+  config_s3_uri     = "s3://${var.config_bucket_name}/${var.config_object_key}"
+  config_object_arn = "arn:${local.partition}:s3:::${var.config_bucket_name}/${var.config_object_key}"
+  results_objects   = "${var.results_bucket_arn}/${var.results_prefix}*"
+
+  # Data locations: bucket ARNs for listing, "<location>/*" for objects.
+  data_bucket_arns = distinct([for a in var.data_location_arns : regex("^(arn:[a-z-]+:s3:::[^/]+)", a)[0]])
+  data_object_arns = distinct([for a in var.data_location_arns : "${trimsuffix(a, "/")}/*"])
+
+  glue_resources = length(var.glue_databases) == 0 ? [] : concat(
+    ["arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog"],
+    [for db in var.glue_databases : "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${db}"],
+    [for db in var.glue_databases : "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${db}/*"],
+  )
+
+  ledger_resources = concat([var.queries_table_arn, var.state_table_arn], var.queries_index_arns)
+  ledger_actions = [
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+  ]
+  sqs_consume_actions = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+
+  common_statements = concat(
+    [
+      { Sid = "ReadConfiguration", Effect = "Allow", Action = ["s3:GetObject"], Resource = [local.config_object_arn] },
+    ],
+    var.kms_key_arn == null ? [] : [
+      { Sid = "UseStageKey", Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = [var.kms_key_arn] },
+    ],
+  )
+
+  # Least privilege per function: exact actions on exact ARNs.
+  statements = {
+    api = [
+      { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
+      { Sid = "WakeDispatcher", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.submissions_queue_arn] },
+      {
+        Sid      = "AthenaResultsAndCancel", Effect = "Allow",
+        Action   = ["athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"],
+        Resource = var.workgroup_arns
+      },
+      # GetQueryResults reads the result files with the caller's credentials; presigned URLs use them too.
+      { Sid = "ReadResults", Effect = "Allow", Action = ["s3:GetObject"], Resource = [local.results_objects] },
+      { Sid = "ListResults", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = [var.results_bucket_arn] },
+    ]
+    dispatcher = concat(
+      [
+        { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
+        { Sid = "ConsumeSubmissions", Effect = "Allow", Action = concat(local.sqs_consume_actions, ["sqs:SendMessage"]), Resource = [var.submissions_queue_arn] },
+        {
+          Sid      = "AthenaStartAndPoll", Effect = "Allow",
+          Action   = ["athena:BatchGetQueryExecution", "athena:GetQueryExecution", "athena:StartQueryExecution", "athena:StopQueryExecution"],
+          Resource = var.workgroup_arns
+        },
+        # StartQueryExecution runs with the dispatcher's credentials: Athena writes results as this role.
+        {
+          Sid      = "WriteResults", Effect = "Allow",
+          Action   = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+          Resource = [local.results_objects]
+        },
+        { Sid = "ListResultsBucket", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], Resource = [var.results_bucket_arn] },
+      ],
+      length(var.data_location_arns) == 0 ? [] : [
+        { Sid = "ReadDataObjects", Effect = "Allow", Action = ["s3:GetObject"], Resource = local.data_object_arns },
+        { Sid = "ListDataBuckets", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = local.data_bucket_arns },
+      ],
+      length(var.glue_databases) == 0 ? [] : [
+        {
+          Sid      = "ReadCatalog", Effect = "Allow",
+          Action   = ["glue:BatchGetPartition", "glue:GetDatabase", "glue:GetDatabases", "glue:GetPartition", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
+          Resource = local.glue_resources
+        },
+      ],
+    )
+    completion = concat(
+      [
+        { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
+        { Sid = "ConsumeAthenaEvents", Effect = "Allow", Action = local.sqs_consume_actions, Resource = [var.events_queue_arn] },
+        { Sid = "WakeDispatcher", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.submissions_queue_arn] },
+        { Sid = "AthenaStatus", Effect = "Allow", Action = ["athena:GetQueryExecution"], Resource = var.workgroup_arns },
+      ],
+      length(var.notify_topic_arns) == 0 ? [] : [
+        { Sid = "NotifyTenants", Effect = "Allow", Action = ["sns:Publish"], Resource = var.notify_topic_arns },
+      ],
+    )
+    redrive = [
+      {
+        Sid      = "DrainDeadLetters", Effect = "Allow",
+        Action   = concat(local.sqs_consume_actions, ["sqs:ListMessageMoveTasks", "sqs:StartMessageMoveTask"]),
+        Resource = [var.submissions_dlq_arn, var.events_dlq_arn]
+      },
+      { Sid = "RefillSources", Effect = "Allow", Action = ["sqs:GetQueueAttributes", "sqs:SendMessage"], Resource = [var.submissions_queue_arn, var.events_queue_arn] },
+    ]
+  }
+
+  policies = {
+    for fn, statements in local.statements : fn => {
+      Version = "2012-10-17"
+      Statement = concat(
+        [{
+          Sid      = "WriteOwnLogs", Effect = "Allow",
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource = ["${local.log_group_arn[fn]}:*"]
+        }],
+        local.common_statements,
+        statements,
+      )
+    }
+  }
+
+  environment = {
+    for fn, _ in local.handlers : fn => merge(
+      {
+        FAIRSHARE_CONFIG_S3_URI      = local.config_s3_uri
+        FAIRSHARE_CONFIG_VERSION     = var.config_version
+        POWERTOOLS_SERVICE_NAME      = "athena-fairshare-${fn}"
+        POWERTOOLS_METRICS_NAMESPACE = "AthenaFairshare"
+        POWERTOOLS_LOG_LEVEL         = var.log_level
+      },
+      var.extra_environment,
+    )
+  }
+}
+
+resource "aws_cloudwatch_log_group" "fn" {
+  #checkov:skip=CKV_AWS_158:Logs hold no query text or results, only ids and statuses; AWS-managed encryption at rest applies.
+  for_each = local.handlers
+
+  name              = "/aws/lambda/${local.function_name[each.key]}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_iam_role" "fn" {
+  for_each = local.handlers
+
+  name = "${local.function_name[each.key]}-role"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "fn" {
+  for_each = local.handlers
+
+  name   = "${local.function_name[each.key]}-least-privilege"
+  role   = aws_iam_role.fn[each.key].id
+  policy = jsonencode(local.policies[each.key])
+}
+
+# X-Ray's PutTraceSegments has no resource-level permissions; the AWS-managed policy is the usual grant.
+resource "aws_iam_role_policy_attachment" "xray" {
+  for_each = local.handlers
+
+  role       = aws_iam_role.fn[each.key].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+resource "aws_lambda_function" "fn" {
+  #checkov:skip=CKV_AWS_117:The functions call only AWS APIs (Athena, DynamoDB, SQS, S3); a VPC would add NAT or endpoints for no isolation gain.
+  #checkov:skip=CKV_AWS_272:The zip is built and deployed by the same pipeline from the reviewed repository; no signing profile exists for the stage.
+  #checkov:skip=CKV_AWS_173:The environment holds only names and an S3 URI, no secrets; AWS-managed encryption at rest applies.
+  #checkov:skip=CKV_AWS_116:Async invocations are idempotent EventBridge ticks that the next tick replaces; SQS-driven work has the queues' DLQs.
+  #checkov:skip=CKV_AWS_115:Only the dispatcher needs a bound (var.dispatcher_reserved_concurrency); reserving for the others would take from the account's pool.
+  for_each = local.handlers
+
+  function_name    = local.function_name[each.key]
+  description      = "Athena fair-share ${each.key} (${var.stage})"
+  role             = aws_iam_role.fn[each.key].arn
+  handler          = each.value
+  runtime          = var.runtime
+  architectures    = ["x86_64"]
+  filename         = var.package_path
+  source_code_hash = filebase64sha256(var.package_path)
+  timeout          = local.timeouts[each.key]
+  memory_size      = local.memory_sizes[each.key]
+
+  reserved_concurrent_executions = each.key == "dispatcher" ? var.dispatcher_reserved_concurrency : -1
+
+  environment {
+    variables = local.environment[each.key]
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.fn[each.key].name
+  }
+
+  tags = merge(var.tags, { function = each.key })
+
+  depends_on = [aws_iam_role_policy.fn, aws_cloudwatch_log_group.fn]
+}
+
+resource "aws_lambda_event_source_mapping" "dispatcher" {
+  event_source_arn                   = var.submissions_queue_arn
+  function_name                      = aws_lambda_function.fn["dispatcher"].arn
+  batch_size                         = var.dispatcher_batch_size
+  maximum_batching_window_in_seconds = var.dispatcher_batching_window_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+}
+
+resource "aws_lambda_event_source_mapping" "completion" {
+  event_source_arn        = var.events_queue_arn
+  function_name           = aws_lambda_function.fn["completion"].arn
+  batch_size              = var.completion_batch_size
+  function_response_types = ["ReportBatchItemFailures"]
+}
