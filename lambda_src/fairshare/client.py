@@ -314,21 +314,32 @@ class Client:
     def columns(self, query_id: str) -> list[Column]:
         return self.results_page(query_id).columns
 
-    def iter_rows(self, query_id: str, *, source: Literal["download", "pages"] = "download") -> Iterator[Row]:
-        """Rows of a SUCCEEDED query, without the header, as a generator.
+    def open_results(
+        self, query_id: str, *, source: Literal["download", "pages"] = "download"
+    ) -> tuple[list[Column], Iterator[Row]]:
+        """The columns and a generator of the rows (without the header) of a SUCCEEDED query.
 
         `download` streams the CSV through the presigned URL (one pass, any size); `pages` walks the
-        API's pages. `download` falls back to pages when the API gives no URL.
+        API's pages. `download` falls back to pages when the API gives no URL. The first page is
+        fetched now, so a query that is not SUCCEEDED raises here, not while iterating.
         """
         first = self.results_page(query_id)
         if source == "download" and first.download_url:
-            reader = csv.reader(self._stream_lines(first.download_url))
-            header = next(reader, None)
-            if header is None:
-                return
-            for row in reader:
-                yield [cell for cell in row]
+            return first.columns, self._csv_rows(first.download_url)
+        return first.columns, self._page_rows(query_id, first)
+
+    def iter_rows(self, query_id: str, *, source: Literal["download", "pages"] = "download") -> Iterator[Row]:
+        """Rows of a SUCCEEDED query, without the header, as a generator (see `open_results`)."""
+        return self.open_results(query_id, source=source)[1]
+
+    def _csv_rows(self, url: str) -> Iterator[Row]:
+        reader = csv.reader(self._stream_lines(url))
+        if next(reader, None) is None:  # the header; the API gives the columns
             return
+        for row in reader:
+            yield list[str | None](row)
+
+    def _page_rows(self, query_id: str, first: ResultsPage) -> Iterator[Row]:
         yield from first.rows
         page_token = first.next_page_token
         while page_token:

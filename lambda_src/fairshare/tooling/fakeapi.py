@@ -165,7 +165,7 @@ class FakeTenantApi:
             "database": query.database,
             "statement_class": "DML",
             "submitted_by": None,
-            "submitted_at": int(query.submitted_at * 1000),
+            "submitted_at": int((time.time() - (now - query.submitted_at)) * 1000),
             "position": self._position(query, now),
             "timings": {
                 "queued_ms": int(min(now - query.submitted_at, query.queue_s) * 1000),

@@ -1,0 +1,1 @@
+"""Command-line tools of athena-fairshare (`tenantctl`). Never imported by the Lambda handlers."""
