@@ -1,0 +1,203 @@
+locals {
+  name = "${var.name_prefix}-${var.stage}-api"
+
+  # The tenant API of docs/CONTRACTS.md; every route is an AWS_PROXY call of the api Lambda.
+  routes = {
+    "POST /queries"             = "queries"
+    "GET /queries"              = "queries"
+    "GET /queries/{id}"         = "query"
+    "DELETE /queries/{id}"      = "query"
+    "GET /queries/{id}/results" = "results"
+    "GET /usage"                = "usage"
+    "POST /athena/query"        = "athena_query"
+  }
+
+  resource_ids = {
+    queries      = aws_api_gateway_resource.queries.id
+    query        = aws_api_gateway_resource.query.id
+    results      = aws_api_gateway_resource.results.id
+    usage        = aws_api_gateway_resource.usage.id
+    athena_query = aws_api_gateway_resource.athena_query.id
+  }
+
+  access_log_format = jsonencode({
+    requestId      = "$context.requestId"
+    apiKeyId       = "$context.identity.apiKeyId"
+    sourceIp       = "$context.identity.sourceIp"
+    requestTime    = "$context.requestTimeEpoch"
+    httpMethod     = "$context.httpMethod"
+    resourcePath   = "$context.resourcePath"
+    status         = "$context.status"
+    responseLength = "$context.responseLength"
+    latencyMs      = "$context.responseLatency"
+    integrationMs  = "$context.integrationLatency"
+    error          = "$context.error.message"
+  })
+}
+
+resource "aws_api_gateway_rest_api" "this" {
+  name        = local.name
+  description = "Athena fair-share tenant API (${var.stage}); the tenant is the API key."
+
+  endpoint_configuration {
+    types = ["REGIONAL"]
+  }
+
+  tags = var.tags
+}
+
+resource "aws_api_gateway_resource" "queries" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_rest_api.this.root_resource_id
+  path_part   = "queries"
+}
+
+resource "aws_api_gateway_resource" "query" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.queries.id
+  path_part   = "{id}"
+}
+
+resource "aws_api_gateway_resource" "results" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.query.id
+  path_part   = "results"
+}
+
+resource "aws_api_gateway_resource" "usage" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_rest_api.this.root_resource_id
+  path_part   = "usage"
+}
+
+resource "aws_api_gateway_resource" "athena" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_rest_api.this.root_resource_id
+  path_part   = "athena"
+}
+
+resource "aws_api_gateway_resource" "athena_query" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.athena.id
+  path_part   = "query"
+}
+
+resource "aws_api_gateway_method" "route" {
+  #checkov:skip=CKV2_AWS_53:The api Lambda validates every body with pydantic and answers the contract's {"error": {...}} shape; a gateway validator would answer in another shape.
+  for_each = local.routes
+
+  rest_api_id      = aws_api_gateway_rest_api.this.id
+  resource_id      = local.resource_ids[each.value]
+  http_method      = split(" ", each.key)[0]
+  authorization    = "NONE"
+  api_key_required = true
+}
+
+resource "aws_api_gateway_integration" "route" {
+  for_each = local.routes
+
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = local.resource_ids[each.value]
+  http_method             = aws_api_gateway_method.route[each.key].http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = var.function_invoke_arn
+}
+
+resource "aws_api_gateway_deployment" "this" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  description = "Tenant API of ${var.stage}"
+
+  # Redeploy whenever a route, a method or an integration changes.
+  triggers = {
+    redeployment = sha1(jsonencode([
+      local.routes,
+      local.resource_ids,
+      [for k, m in aws_api_gateway_method.route : [k, m.id, m.api_key_required, m.authorization]],
+      [for k, i in aws_api_gateway_integration.route : [k, i.id, i.type, i.uri]],
+    ]))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  depends_on = [aws_api_gateway_integration.route]
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  #checkov:skip=CKV_AWS_158:Access logs carry request ids, key ids and statuses, no query text; AWS-managed encryption at rest applies.
+  name              = "/aws/apigateway/${local.name}/access"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_api_gateway_stage" "this" {
+  #checkov:skip=CKV_AWS_120:Responses are per tenant and reflect live queue state; caching would serve stale positions and statuses.
+  #checkov:skip=CKV2_AWS_29:Every method requires an API key throttled by its usage plan; a WAF web ACL is an account-level control attached by the security baseline, not per stage.
+  #checkov:skip=CKV2_AWS_51:Tenants call over public TLS with API keys; there is no private backend that needs a client certificate (the integration is Lambda).
+  #checkov:skip=CKV2_AWS_4:Execution logging needs the account-wide API Gateway CloudWatch role; access logging is always on and the api Lambda logs every request.
+  rest_api_id          = aws_api_gateway_rest_api.this.id
+  deployment_id        = aws_api_gateway_deployment.this.id
+  stage_name           = var.api_stage_name
+  xray_tracing_enabled = var.xray_tracing
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format          = local.access_log_format
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lambda_permission" "api" {
+  statement_id  = "AllowTenantApi"
+  action        = "lambda:InvokeFunction"
+  function_name = var.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/${var.api_stage_name}/*"
+}
+
+resource "aws_api_gateway_api_key" "tenant" {
+  for_each = var.tenants
+
+  name        = "${local.name}-${each.key}"
+  description = "API key of tenant ${each.key}: its id is the tenant's identity (requestContext.identity.apiKeyId)."
+  enabled     = true
+  tags        = merge(var.tags, { tenant = each.key })
+}
+
+resource "aws_api_gateway_usage_plan" "tenant" {
+  for_each = var.tenants
+
+  name        = "${local.name}-${each.key}"
+  description = "Throttle of tenant ${each.key}"
+
+  api_stages {
+    api_id = aws_api_gateway_rest_api.this.id
+    stage  = aws_api_gateway_stage.this.stage_name
+  }
+
+  throttle_settings {
+    rate_limit  = each.value.api_rate_limit
+    burst_limit = each.value.api_burst_limit
+  }
+
+  dynamic "quota_settings" {
+    for_each = each.value.api_quota_per_day == null ? [] : [each.value.api_quota_per_day]
+    content {
+      limit  = quota_settings.value
+      period = "DAY"
+    }
+  }
+
+  tags = merge(var.tags, { tenant = each.key })
+}
+
+resource "aws_api_gateway_usage_plan_key" "tenant" {
+  for_each = var.tenants
+
+  key_id        = aws_api_gateway_api_key.tenant[each.key].id
+  key_type      = "API_KEY"
+  usage_plan_id = aws_api_gateway_usage_plan.tenant[each.key].id
+}
