@@ -1,0 +1,611 @@
+"""The ledger on DynamoDB: the `queries` table (with its sparse GSIs) and the `state` table.
+
+Every transition is a conditional write, most of them one `TransactWriteItems` that moves the query
+and its counters together, so a crash between two lines never leaves a counter behind (I-1, I-2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from fairshare.domain.errors import DependencyUnavailable, QueueFull
+from fairshare.ports import (
+    DuplicateQuery,
+    Finalization,
+    Page,
+    PoolRecord,
+    QueryRecord,
+    TenantRecord,
+    queue_key,
+)
+
+_SER = TypeSerializer()
+_DES = TypeDeserializer()
+_FIELDS = {f.name for f in dataclasses.fields(QueryRecord)}
+_CONDITION_FAILED = "ConditionalCheckFailed"
+_MAX_POSITION = 1000
+
+
+def _av(value: Any) -> dict[str, Any]:
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    return _SER.serialize(value)  # type: ignore[no-any-return]
+
+
+def _values(**values: Any) -> dict[str, Any]:
+    return {f":{name}": _av(value) for name, value in values.items()}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in item.items():
+        value = _DES.deserialize(raw)
+        if isinstance(value, Decimal):
+            value = int(value) if value == value.to_integral_value() else float(value)
+        out[key] = value
+    return out
+
+
+def record_from_item(item: dict[str, Any]) -> QueryRecord:
+    plain = _plain(item)
+    return QueryRecord(**{k: v for k, v in plain.items() if k in _FIELDS})
+
+
+def _cancel_reasons(exc: ClientError) -> list[str]:
+    reasons = exc.response.get("CancellationReasons") or []
+    return [str(r.get("Code") or "None") for r in reasons]
+
+
+class DynamoLedger:
+    """Implements `fairshare.ports.Ledger`."""
+
+    def __init__(self, client: Any, queries_table: str, state_table: str, ttl_days: int = 90) -> None:
+        self._ddb = client
+        self._queries = queries_table
+        self._state = state_table
+        self._ttl_s = ttl_days * 86_400
+
+    # --- plumbing ---------------------------------------------------------------------------------
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        """Call DynamoDB; anything but a condition failure means the ledger is unavailable (503)."""
+        try:
+            return getattr(self._ddb, operation)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                raise
+            raise DependencyUnavailable(f"ledger {operation} failed: {code}") from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailable(f"ledger {operation} failed: {type(exc).__name__}") from exc
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
+        """Run a transaction; None when it committed, else the per-item cancellation reasons."""
+        try:
+            self._call("transact_write_items", TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return _cancel_reasons(exc) or [_CONDITION_FAILED]
+            raise
+        return None
+
+    def _update(self, **kwargs: Any) -> dict[str, Any] | None:
+        try:
+            return self._call("update_item", **kwargs)  # type: ignore[no-any-return]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        while True:
+            page = self._call("query", **kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _key(self, pk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}}
+
+    def _tenant_update(
+        self, tenant: str, expression: str, condition: str | None = None, **values: Any
+    ) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._state,
+            "Key": self._key(f"tenant#{tenant}"),
+            "UpdateExpression": expression,
+        }
+        if values:
+            update["ExpressionAttributeValues"] = _values(**values)
+        if condition:
+            update["ConditionExpression"] = condition
+        return {"Update": update}
+
+    def _pool_update(
+        self, pool: str, expression: str, condition: str | None = None, **values: Any
+    ) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._state,
+            "Key": self._key(f"pool#{pool}"),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": {"#active": "active"},
+        }
+        if values:
+            update["ExpressionAttributeValues"] = _values(**values)
+        if condition:
+            update["ConditionExpression"] = condition
+        return {"Update": update}
+
+    # --- submissions and reads --------------------------------------------------------------------
+    def next_seq(self, tenant: str) -> int:
+        reply = self._call(
+            "update_item",
+            TableName=self._state,
+            Key=self._key(f"tenant#{tenant}"),
+            UpdateExpression="ADD seq :one",
+            ExpressionAttributeValues=_values(one=1),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(reply["Attributes"]["seq"]["N"])
+
+    def get(self, query_id: str) -> QueryRecord | None:
+        reply = self._call(
+            "get_item", TableName=self._queries, Key={"query_id": {"S": query_id}}, ConsistentRead=True
+        )
+        item = reply.get("Item")
+        return record_from_item(item) if item else None
+
+    def by_execution(self, execution_id: str) -> QueryRecord | None:
+        for item in self._query(
+            TableName=self._queries,
+            IndexName="execution",
+            KeyConditionExpression="athena_execution_id = :e",
+            ExpressionAttributeValues=_values(e=execution_id),
+        ):
+            return self.get(_plain(item)["query_id"])
+        return None
+
+    def submit(self, record: QueryRecord, max_queued: int) -> None:
+        item = {k: v for k, v in dataclasses.asdict(record).items() if v is not None}
+        item["expires_at"] = record.submitted_at // 1000 + self._ttl_s
+        item["queue_tenant"] = record.tenant
+        item["queue_key"] = record.queue_key
+        reasons = self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self._queries,
+                        "Item": {k: _av(v) for k, v in item.items()},
+                        "ConditionExpression": "attribute_not_exists(query_id)",
+                    }
+                },
+                self._tenant_update(
+                    record.tenant,
+                    "ADD queued :one",
+                    "attribute_not_exists(queued) OR queued < :max",
+                    one=1,
+                    max=max_queued,
+                ),
+            ]
+        )
+        if reasons is None:
+            return
+        if reasons[0] == _CONDITION_FAILED:
+            raise DuplicateQuery(record.query_id)
+        if len(reasons) > 1 and reasons[1] == _CONDITION_FAILED:
+            raise QueueFull(f"tenant {record.tenant} has {max_queued} queries queued (max_queued)")
+        raise DependencyUnavailable(f"ledger transaction conflicted: {reasons}")
+
+    def position(self, record: QueryRecord, cap: int = _MAX_POSITION) -> int:
+        reply = self._call(
+            "query",
+            TableName=self._queries,
+            IndexName="queued_heads",
+            KeyConditionExpression="queue_tenant = :t AND queue_key < :k",
+            ExpressionAttributeValues=_values(t=record.tenant, k=record.queue_key),
+            Select="COUNT",
+            Limit=cap,
+        )
+        return int(reply.get("Count", 0)) + 1
+
+    def list_for_tenant(
+        self, tenant: str, status: str | None, limit: int, start_key: dict[str, Any] | None
+    ) -> Page:
+        page = Page()
+        kwargs: dict[str, Any] = {
+            "TableName": self._queries,
+            "IndexName": "tenant_time",
+            "KeyConditionExpression": "tenant = :t",
+            "ExpressionAttributeValues": _values(t=tenant),
+            "ScanIndexForward": False,
+        }
+        if status:
+            kwargs["FilterExpression"] = "#s = :s"
+            kwargs["ExpressionAttributeNames"] = {"#s": "status"}
+            kwargs["ExpressionAttributeValues"].update(_values(s=status))
+        if start_key:
+            kwargs["ExclusiveStartKey"] = {k: _av(v) for k, v in start_key.items()}
+        while len(page.records) < limit:
+            # Limit counts items read before the filter, so a page never overshoots `limit`.
+            reply = self._call("query", Limit=limit - len(page.records), **kwargs)
+            page.records.extend(record_from_item(i) for i in reply.get("Items", []))
+            last = reply.get("LastEvaluatedKey")
+            if not last:
+                page.last_key = None
+                break
+            page.last_key = _plain(last)
+            kwargs["ExclusiveStartKey"] = last
+        return page
+
+    # --- state ------------------------------------------------------------------------------------
+    def _batch_get_state(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self._state: {
+                    "Keys": [self._key(k) for k in keys[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                reply = self._call("batch_get_item", RequestItems=request)
+                for item in reply.get("Responses", {}).get(self._state, []):
+                    plain = _plain(item)
+                    found[plain["pk"]] = plain
+                request = reply.get("UnprocessedKeys") or {}
+        return found
+
+    def tenants(self, names: Sequence[str]) -> dict[str, TenantRecord]:
+        items = self._batch_get_state([f"tenant#{n}" for n in names])
+        out: dict[str, TenantRecord] = {}
+        for name in names:
+            item = items.get(f"tenant#{name}", {})
+            out[name] = TenantRecord(
+                name=name,
+                running=int(item.get("running", 0)),
+                queued=int(item.get("queued", 0)),
+                seq=int(item.get("seq", 0)),
+                bytes_day=item.get("bytes_day"),
+                bytes_today=int(item.get("bytes_today", 0)),
+            )
+        return out
+
+    def pools(self, names: Sequence[str]) -> dict[str, PoolRecord]:
+        items = self._batch_get_state([f"pool#{n}" for n in names])
+        out: dict[str, PoolRecord] = {}
+        for name in names:
+            item = items.get(f"pool#{name}", {})
+            out[name] = PoolRecord(
+                name=name,
+                active=int(item.get("active", 0)),
+                limit_value=item.get("limit_value"),
+                limit_changed_at=item.get("limit_changed_at"),
+                last_throttle_at=item.get("last_throttle_at"),
+            )
+        return out
+
+    def save_limit(
+        self,
+        pool: str,
+        value: float,
+        changed_at: float,
+        throttled_at: float | None,
+        expected_changed_at: float | None,
+    ) -> bool:
+        expression = "SET limit_value = :v, limit_changed_at = :c"
+        values: dict[str, Any] = {"v": value, "c": changed_at}
+        if throttled_at is not None:
+            expression += ", last_throttle_at = :t"
+            values["t"] = throttled_at
+        if expected_changed_at is None:
+            condition = "attribute_not_exists(limit_changed_at)"
+        else:
+            condition = "limit_changed_at = :e"
+            values["e"] = expected_changed_at
+        if throttled_at is not None:
+            # a throttle always lowers the limit, whatever a concurrent recovery wrote
+            condition = "attribute_not_exists(limit_value) OR limit_value >= :v"
+            values.pop("e", None)
+        return (
+            self._update(
+                TableName=self._state,
+                Key=self._key(f"pool#{pool}"),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=_values(**values),
+            )
+            is not None
+        )
+
+    def read_bucket(self) -> tuple[float, float] | None:
+        item = self._batch_get_state(["rate#start"]).get("rate#start")
+        if not item or "tokens" not in item:
+            return None
+        return float(item["tokens"]), float(item["updated_at"])
+
+    def save_bucket(self, tokens: float, updated_at: float, expected: tuple[float, float] | None) -> bool:
+        """Optimistic: only if the bucket still holds what was read (tokens and time)."""
+        values: dict[str, Any] = {"k": tokens, "u": updated_at}
+        if expected is None:
+            condition = "attribute_not_exists(updated_at)"
+        else:
+            condition = "tokens = :et AND updated_at = :eu"
+            values["et"], values["eu"] = expected
+        return (
+            self._update(
+                TableName=self._state,
+                Key=self._key("rate#start"),
+                UpdateExpression="SET tokens = :k, updated_at = :u",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=_values(**values),
+            )
+            is not None
+        )
+
+    def queued_heads(self, tenant: str, limit: int, priority: int | None = None) -> list[QueryRecord]:
+        condition = "queue_tenant = :t"
+        values: dict[str, Any] = {"t": tenant}
+        if priority is not None:
+            condition += " AND begins_with(queue_key, :p)"
+            values["p"] = f"{9 - priority}#"
+        reply = self._call(
+            "query",
+            TableName=self._queries,
+            IndexName="queued_heads",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=_values(**values),
+            Limit=max(1, limit),
+        )
+        return [record_from_item(i) for i in reply.get("Items", [])]
+
+    # --- transitions ------------------------------------------------------------------------------
+    def _query_update(
+        self, query_id: str, expression: str, condition: str, names: dict[str, str], **values: Any
+    ) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._queries,
+                "Key": {"query_id": {"S": query_id}},
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#s": "status", **names},
+                "ExpressionAttributeValues": _values(**values),
+            }
+        }
+
+    def claim(self, record: QueryRecord, pool: str, tenant_cap: int, now_ms: int) -> bool:
+        # I-2: the pool's active count may grow only while below its persisted effective limit.
+        reasons = self._transact(
+            [
+                self._query_update(
+                    record.query_id,
+                    "SET #s = :admitted, active_pool = :pool, admitted_at = :now "
+                    "REMOVE queue_tenant, queue_key",
+                    "#s = :queued",
+                    {},
+                    admitted="ADMITTED",
+                    pool=pool,
+                    now=now_ms,
+                    queued="QUEUED",
+                ),
+                self._pool_update(
+                    pool,
+                    "ADD #active :one",
+                    "attribute_exists(limit_value) "
+                    "AND (attribute_not_exists(#active) OR #active < limit_value)",
+                    one=1,
+                ),
+                self._tenant_update(
+                    record.tenant,
+                    "ADD running :one, queued :minus",
+                    "attribute_not_exists(running) OR running < :cap",
+                    one=1,
+                    minus=-1,
+                    cap=tenant_cap,
+                ),
+            ]
+        )
+        return reasons is None
+
+    def mark_running(self, query_id: str, execution_id: str, now_ms: int) -> bool:
+        return (
+            self._update(
+                TableName=self._queries,
+                Key={"query_id": {"S": query_id}},
+                UpdateExpression="SET #s = :running, athena_execution_id = :e, started_at = :now",
+                ConditionExpression="#s = :admitted",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_values(
+                    running="RUNNING", e=execution_id, now=now_ms, admitted="ADMITTED"
+                ),
+            )
+            is not None
+        )
+
+    def requeue(self, record: QueryRecord, pool: str) -> bool:
+        # I-7: back at the head with its original queue key; no attempt is counted.
+        reasons = self._transact(
+            [
+                self._query_update(
+                    record.query_id,
+                    "SET #s = :queued, queue_tenant = :t, queue_key = :k REMOVE active_pool, admitted_at",
+                    "#s = :admitted",
+                    {},
+                    queued="QUEUED",
+                    t=record.tenant,
+                    k=record.queue_key,
+                    admitted="ADMITTED",
+                ),
+                self._pool_update(pool, "ADD #active :minus", None, minus=-1),
+                self._tenant_update(record.tenant, "ADD running :minus, queued :one", None, minus=-1, one=1),
+            ]
+        )
+        return reasons is None
+
+    def add_attempt(self, query_id: str) -> int:
+        reply = self._call(
+            "update_item",
+            TableName=self._queries,
+            Key={"query_id": {"S": query_id}},
+            UpdateExpression="ADD attempts :one",
+            ExpressionAttributeValues=_values(one=1),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(reply["Attributes"]["attempts"]["N"])
+
+    def finalize(self, record: QueryRecord, outcome: Finalization) -> bool:
+        """Terminal state + release of the slot, at most once (the status condition guards both)."""
+        sets = ["#s = :status", "finished_at = :fin", "bytes_scanned = :bytes"]
+        values: dict[str, Any] = {
+            "status": outcome.status,
+            "fin": outcome.finished_at,
+            "bytes": outcome.bytes_scanned,
+            "admitted": "ADMITTED",
+            "running": "RUNNING",
+        }
+        for name in (
+            "engine_ms",
+            "athena_queue_ms",
+            "error_code",
+            "error_message",
+            "error_kind",
+            "output_location",
+        ):
+            value = getattr(outcome, name)
+            if value is not None:
+                sets.append(f"{name} = :{name}")
+                values[name] = value
+        query = self._query_update(
+            record.query_id,
+            "SET " + ", ".join(sets) + " REMOVE active_pool",
+            "#s IN (:admitted, :running)",
+            {},
+            **values,
+        )
+        pool = record.statement_class
+        same_day = self._tenant_update(
+            record.tenant,
+            "ADD running :minus, bytes_today :bytes",
+            "bytes_day = :day",
+            minus=-1,
+            bytes=outcome.bytes_scanned,
+            day=outcome.day,
+        )
+        new_day = self._tenant_update(
+            record.tenant,
+            "ADD running :minus SET bytes_today = :bytes, bytes_day = :day",
+            "attribute_not_exists(bytes_day) OR bytes_day <> :day",
+            minus=-1,
+            bytes=outcome.bytes_scanned,
+            day=outcome.day,
+        )
+        release = self._pool_update(pool, "ADD #active :minus", None, minus=-1)
+        for attempt in range(6):
+            reasons = self._transact([query, release, same_day if attempt % 2 == 0 else new_day])
+            if reasons is None:
+                return True
+            if reasons[0] == _CONDITION_FAILED:
+                return False  # already terminal: a duplicate releases nothing
+        raise DependencyUnavailable(f"finalize of {record.query_id} kept conflicting: {reasons}")
+
+    def cancel_queued(self, record: QueryRecord, now_ms: int) -> bool:
+        reasons = self._transact(
+            [
+                self._query_update(
+                    record.query_id,
+                    "SET #s = :cancelled, finished_at = :now, error_kind = :kind "
+                    "REMOVE queue_tenant, queue_key",
+                    "#s = :queued",
+                    {},
+                    cancelled="CANCELLED",
+                    now=now_ms,
+                    kind="cancelled",
+                    queued="QUEUED",
+                ),
+                self._tenant_update(record.tenant, "ADD queued :minus", None, minus=-1),
+            ]
+        )
+        return reasons is None
+
+    def restart_failed(self, record: QueryRecord) -> bool:
+        """A query FAILED after transient errors goes back to the queue (operator redrive)."""
+        reasons = self._transact(
+            [
+                self._query_update(
+                    record.query_id,
+                    "SET #s = :queued, queue_tenant = :t, queue_key = :k, attempts = :zero "
+                    "REMOVE finished_at, error_code, error_message, error_kind",
+                    "#s = :failed AND error_kind = :transient",
+                    {},
+                    queued="QUEUED",
+                    t=record.tenant,
+                    k=queue_key(record.priority, record.seq),
+                    zero=0,
+                    failed="FAILED",
+                    transient="transient",
+                ),
+                self._tenant_update(record.tenant, "ADD queued :one", None, one=1),
+            ]
+        )
+        return reasons is None
+
+    # --- reconcile --------------------------------------------------------------------------------
+    def active(self, pool: str) -> list[QueryRecord]:
+        return [
+            record_from_item(i)
+            for i in self._query(
+                TableName=self._queries,
+                IndexName="active",
+                KeyConditionExpression="active_pool = :p",
+                ExpressionAttributeValues=_values(p=pool),
+            )
+        ]
+
+    def count_queued(self, tenant: str) -> int:
+        total = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self._queries,
+            "IndexName": "queued_heads",
+            "KeyConditionExpression": "queue_tenant = :t",
+            "ExpressionAttributeValues": _values(t=tenant),
+            "Select": "COUNT",
+        }
+        while True:
+            reply = self._call("query", **kwargs)
+            total += int(reply.get("Count", 0))
+            if "LastEvaluatedKey" not in reply:
+                return total
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    def repair_counter(self, key: str, attribute: str, expected: int, actual: int) -> bool:
+        condition = "#a = :old" if expected else "attribute_not_exists(#a) OR #a = :old"
+        return (
+            self._update(
+                TableName=self._state,
+                Key=self._key(key),
+                UpdateExpression="SET #a = :new",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues=_values(old=expected, new=actual),
+            )
+            is not None
+        )
+
+    def ensure_pool(self, pool: str, limit_value: float, now: float) -> None:
+        """Create the pool item once, with its initial effective limit (claims compare against it)."""
+        self._update(
+            TableName=self._state,
+            Key=self._key(f"pool#{pool}"),
+            UpdateExpression=(
+                "SET limit_value = :v, limit_changed_at = :c, #active = if_not_exists(#active, :zero)"
+            ),
+            ConditionExpression="attribute_not_exists(limit_value)",
+            ExpressionAttributeNames={"#active": "active"},
+            ExpressionAttributeValues=_values(v=limit_value, c=now, zero=0),
+        )

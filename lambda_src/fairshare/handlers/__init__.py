@@ -1,0 +1,1 @@
+"""Lambda entry points: thin tables of contents over the services."""

@@ -1,0 +1,265 @@
+"""The tenant API (API Gateway REST v1 proxy). The tenant is the API key (I-4), never the body."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from fairshare import wiring
+from fairshare.domain.errors import (
+    BudgetExceeded,
+    Conflict,
+    DependencyUnavailable,
+    FairshareError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    QueueFull,
+    Unauthorized,
+    ValidationFailed,
+)
+from fairshare.services import queries
+from fairshare.services.submission import Submission, SubmitOutcome, submit
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayRestResolver(enable_validation=True)
+
+MAX_HEADER_BYTES = 10_240  # API Gateway's own limit for all headers of a request
+MAX_BODY_BYTES = 400_000  # a 262,144-byte query plus JSON escaping; beyond it, 413 before parsing
+
+
+class UnsupportedMediaType(FairshareError):
+    code = "unsupported_media_type"
+
+
+# The one mapping from errors to HTTP statuses.
+STATUS_BY_ERROR: dict[type[FairshareError], int] = {
+    ValidationFailed: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    QueueFull: 429,
+    BudgetExceeded: 429,
+    DependencyUnavailable: 503,
+}
+
+
+def error_body(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"))
+
+
+def _json(status: int, payload: Any) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(payload))
+
+
+def _error(status: int, code: str, message: str) -> Response[Any]:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(code, message)
+    )
+
+
+# --- request models -------------------------------------------------------------------------------
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SubmitRequest(_Body):
+    sql: str
+    database: str = Field(..., min_length=1, max_length=255)
+    priority: int | None = None
+    client_token: str | None = None
+    output_format: Literal["csv"] = "csv"
+
+
+class SeedSubmitRequest(_Body):
+    userId: str = Field(..., min_length=1, max_length=256)  # the seed sample's field names
+    queryId: str
+    query: str
+
+
+StatusFilter = Literal["QUEUED", "ADMITTED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+
+
+# --- identity and ids -----------------------------------------------------------------------------
+def _tenant() -> str:
+    key_id = app.current_event.request_context.identity.api_key_id
+    if not key_id:
+        raise Unauthorized("an API key is required")
+    tenant = wiring.deps().config.tenant_for_api_key(key_id)
+    if tenant is None:
+        raise Forbidden("this API key is not registered with a tenant")
+    return tenant
+
+
+def _query_id(raw: str) -> str:
+    try:
+        parsed = uuid.UUID(raw)
+    except (ValueError, TypeError):
+        raise ValidationFailed("query id must be a UUID") from None
+    if str(parsed) != raw.lower():
+        raise ValidationFailed("query id must be a UUID in its canonical form")
+    return str(parsed)
+
+
+def _submitted(outcome: SubmitOutcome) -> Response[Any]:
+    body = {
+        "query_id": outcome.record.query_id,
+        "status": outcome.record.status,
+        "position": outcome.position,
+    }
+    return _json(202 if outcome.created else 200, body)
+
+
+# --- routes ---------------------------------------------------------------------------------------
+@app.post("/queries")
+def post_query(request: Annotated[SubmitRequest, Body()]) -> Response[Any]:
+    tenant = _tenant()
+    submission = Submission(
+        sql=request.sql,
+        database=request.database,
+        priority=request.priority,
+        client_token=request.client_token,
+        output_format=request.output_format,
+    )
+    return _submitted(submit(wiring.deps(), tenant, submission))
+
+
+@app.post("/athena/query")
+def post_seed_query(request: Annotated[SeedSubmitRequest, Body()]) -> Response[Any]:
+    tenant = _tenant()
+    submission = Submission(
+        sql=request.query, database=None, client_token=request.queryId, submitted_by=request.userId
+    )
+    return _submitted(submit(wiring.deps(), tenant, submission))
+
+
+@app.get("/queries/<query_id>")
+def get_query(query_id: str) -> Response[Any]:
+    tenant = _tenant()
+    return _json(200, queries.get_query(wiring.deps(), tenant, _query_id(query_id)))
+
+
+@app.get("/queries/<query_id>/results")
+def get_results(
+    query_id: str, page_token: Annotated[str | None, Query(max_length=2048)] = None
+) -> Response[Any]:
+    tenant = _tenant()
+    return _json(200, queries.results(wiring.deps(), tenant, _query_id(query_id), page_token))
+
+
+@app.delete("/queries/<query_id>")
+def delete_query(query_id: str) -> Response[Any]:
+    tenant = _tenant()
+    return _json(200, queries.cancel(wiring.deps(), tenant, _query_id(query_id)))
+
+
+@app.get("/queries")
+def list_queries(
+    status: Annotated[StatusFilter | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    page_token: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Response[Any]:
+    tenant = _tenant()
+    return _json(200, queries.list_queries(wiring.deps(), tenant, status, limit, page_token))
+
+
+@app.get("/usage")
+def get_usage() -> Response[Any]:
+    return _json(200, queries.usage(wiring.deps(), _tenant()))
+
+
+# --- errors: one place ----------------------------------------------------------------------------
+@app.exception_handler(FairshareError)  # type: ignore[untyped-decorator]
+def on_fairshare_error(exc: FairshareError) -> Response[Any]:
+    status = STATUS_BY_ERROR.get(type(exc), 500)
+    if status >= 500:
+        logger.warning("dependency unavailable", extra={"error": exc.message})
+    return _error(status, exc.code if status != 500 else "internal_error", exc.message)
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def on_invalid_request(exc: RequestValidationError) -> Response[Any]:
+    errors = list(exc.errors())
+    if any(e.get("type") == "unsupported_content_type" for e in errors):
+        return _error(415, UnsupportedMediaType.code, "Content-Type must be application/json")
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg', 'invalid')}"
+        for e in errors[:5]
+    )
+    return _error(400, ValidationFailed.code, problems or "invalid request")
+
+
+@app.not_found
+def on_not_found(_: Exception) -> Response[Any]:
+    return _error(404, NotFound.code, "no such route")
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def on_unexpected(exc: Exception) -> Response[Any]:
+    logger.exception("unexpected error")
+    return _error(500, "internal_error", "internal error")
+
+
+# --- checks API Gateway would make before the body reaches a route ------------------------------------
+def reject_early(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Oversized headers or body, a body that is not UTF-8 text, or a non-JSON POST: refused at once."""
+    headers = event.get("headers") or {}
+    size = sum(len(str(k)) + len(str(v)) for k, v in headers.items())
+    if size > MAX_HEADER_BYTES:
+        return _proxy(400, ValidationFailed.code, "request headers are too large")
+    body = event.get("body")
+    if body is not None:
+        try:
+            raw = (
+                base64.b64decode(body, validate=True)
+                if event.get("isBase64Encoded")
+                else body.encode("utf-8")
+            )
+            if len(raw) > MAX_BODY_BYTES:
+                return _proxy(413, PayloadTooLarge.code, f"request body exceeds {MAX_BODY_BYTES} bytes")
+            text = raw.decode("utf-8")
+        except (binascii.Error, UnicodeError, ValueError):
+            return _proxy(400, ValidationFailed.code, "request body must be UTF-8 text")
+        if event.get("isBase64Encoded"):
+            event = {**event, "body": text, "isBase64Encoded": False}
+    if str(event.get("httpMethod", "")).upper() in ("POST", "PUT", "PATCH"):
+        content_type = next((str(v) for k, v in headers.items() if str(k).lower() == "content-type"), "")
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            return _proxy(415, UnsupportedMediaType.code, "Content-Type must be application/json")
+    return None
+
+
+def _proxy(status: int, code: str, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": error_body(code, message),
+        "isBase64Encoded": False,
+    }
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@wiring.METRICS.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    early = reject_early(event)
+    if early is not None:
+        return early
+    if event.get("isBase64Encoded") and event.get("body") is not None:
+        event = {**event, "body": base64.b64decode(event["body"]).decode("utf-8"), "isBase64Encoded": False}
+    return app.resolve(event, context)

@@ -1,0 +1,266 @@
+"""Ports: the small interfaces the services need from the outside world.
+
+Adapters (`fairshare.adapters`) implement them with boto3; `fairshare.testing.fakes` implements them
+in memory for tests and the simulator. Services import only this module, never boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+QueryStatus = Literal["QUEUED", "ADMITTED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+ErrorKind = Literal["permanent", "transient", "cancelled", "athena"]
+
+
+# --- Athena ---------------------------------------------------------------------------------------
+class AthenaCallError(Exception):
+    """A failed Athena call, already classified (see `fairshare.adapters.athena.classify`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class QuotaThrottle(AthenaCallError):
+    """TooManyRequestsException: the account's active-query quota is full (I-7)."""
+
+
+class RateThrottle(AthenaCallError):
+    """ThrottlingException: the API call rate was exceeded; retry with backoff (I-8)."""
+
+
+class Transient(AthenaCallError):
+    """5xx, timeouts, connection errors: retry with backoff, a bounded number of times (I-8)."""
+
+
+class Permanent(AthenaCallError):
+    """Bad SQL, access denied, unknown workgroup: never retried (I-8)."""
+
+
+@dataclass(slots=True, frozen=True)
+class Execution:
+    """What the platform needs from Athena's QueryExecution."""
+
+    execution_id: str
+    state: str  # QUEUED | RUNNING | SUCCEEDED | FAILED | CANCELLED
+    workgroup: str | None = None
+    bytes_scanned: int = 0
+    engine_ms: int = 0
+    athena_queue_ms: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    output_location: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATUSES
+
+
+@dataclass(slots=True, frozen=True)
+class ResultPage:
+    columns: Sequence[tuple[str, str]]
+    rows: Sequence[Sequence[str | None]]
+    next_token: str | None
+
+
+class Athena(Protocol):
+    def start(self, query_id: str, sql: str, workgroup: str, database: str) -> str:
+        """StartQueryExecution with ClientRequestToken=query_id (I-3); returns the execution id."""
+
+    def stop(self, execution_id: str) -> None: ...
+
+    def get(self, execution_id: str) -> Execution: ...
+
+    def batch_get(self, execution_ids: Sequence[str]) -> list[Execution]:
+        """At most 50 ids per call (Athena's limit)."""
+
+    def results(self, execution_id: str, page_token: str | None, max_results: int) -> ResultPage: ...
+
+
+# --- The rest of the outside world -----------------------------------------------------------------
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch."""
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class Metrics(Protocol):
+    def emit(self, name: str, value: float, unit: str = "Count", **dimensions: str) -> None:
+        """One metric data point; dimensions add to the stage dimension (e.g. tenant=...)."""
+
+
+class Notifier(Protocol):
+    def notify(self, topic_arn: str, subject: str, message: Mapping[str, Any]) -> None: ...
+
+
+class Wakeups(Protocol):
+    def wake(self, reason: str, query_id: str | None = None) -> None:
+        """Send a wake-up to the submissions queue."""
+
+    def dead_letter(self, reason: str, query_id: str) -> None:
+        """Put a wake-up straight into the submissions DLQ, where an alarm watches."""
+
+
+class ResultStore(Protocol):
+    def presign_get(self, bucket: str, key: str, expires_in: int) -> str: ...
+
+
+class QueueTransport(Protocol):
+    """Raw queue access for redrive."""
+
+    def receive(self, queue_url: str, max_messages: int) -> list[QueueMessage]: ...
+
+    def send(self, queue_url: str, body: str) -> None: ...
+
+    def delete(self, queue_url: str, receipt_handle: str) -> None: ...
+
+
+@dataclass(slots=True, frozen=True)
+class QueueMessage:
+    message_id: str
+    receipt_handle: str
+    body: str
+
+
+# --- The ledger -----------------------------------------------------------------------------------
+@dataclass(slots=True)
+class QueryRecord:
+    """One query in the ledger (the `queries` table). Times are epoch milliseconds."""
+
+    query_id: str
+    tenant: str
+    status: str
+    sql: str
+    database: str
+    workgroup: str
+    statement_class: str
+    priority: int
+    seq: int
+    submitted_at: int
+    client_token: str | None = None
+    submitted_by: str | None = None
+    request_hash: str = ""
+    output_format: str = "csv"
+    attempts: int = 0
+    admitted_at: int | None = None
+    started_at: int | None = None
+    finished_at: int | None = None
+    athena_execution_id: str | None = None
+    bytes_scanned: int | None = None
+    engine_ms: int | None = None
+    athena_queue_ms: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_kind: str | None = None
+    output_location: str | None = None
+    expires_at: int | None = None
+
+    @property
+    def queue_key(self) -> str:
+        return queue_key(self.priority, self.seq)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+def queue_key(priority: int, seq: int) -> str:
+    """The `queued_heads` sort key: higher priority first, then FIFO by the tenant's sequence."""
+    return f"{9 - priority}#{seq:020d}"
+
+
+@dataclass(slots=True)
+class PoolRecord:
+    name: str
+    active: int
+    limit_value: float | None
+    limit_changed_at: float | None
+    last_throttle_at: float | None
+
+
+@dataclass(slots=True)
+class TenantRecord:
+    name: str
+    running: int = 0
+    queued: int = 0
+    seq: int = 0
+    bytes_day: str | None = None
+    bytes_today: int = 0
+
+    def bytes_on(self, day: str) -> int:
+        return self.bytes_today if self.bytes_day == day else 0
+
+
+@dataclass(slots=True, frozen=True)
+class Finalization:
+    """A query's terminal outcome, written together with the release of its slot."""
+
+    status: str
+    finished_at: int
+    bytes_scanned: int = 0
+    engine_ms: int | None = None
+    athena_queue_ms: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_kind: str | None = None
+    output_location: str | None = None
+    day: str = ""
+
+
+@dataclass(slots=True)
+class Page:
+    records: list[QueryRecord] = field(default_factory=list)
+    last_key: dict[str, Any] | None = None
+
+
+class DuplicateQuery(Exception):
+    """The query id already exists (a replayed client token)."""
+
+
+class Ledger(Protocol):
+    # submissions and reads
+    def next_seq(self, tenant: str) -> int: ...
+    def get(self, query_id: str) -> QueryRecord | None: ...
+    def by_execution(self, execution_id: str) -> QueryRecord | None: ...
+    def submit(self, record: QueryRecord, max_queued: int) -> None:
+        """Put the query and count it queued, atomically. Raises DuplicateQuery, QueueFull."""
+
+    def position(self, record: QueryRecord, cap: int) -> int: ...
+    def list_for_tenant(
+        self, tenant: str, status: str | None, limit: int, start_key: dict[str, Any] | None
+    ) -> Page: ...
+
+    # state
+    def tenants(self, names: Sequence[str]) -> dict[str, TenantRecord]: ...
+    def pools(self, names: Sequence[str]) -> dict[str, PoolRecord]: ...
+    def save_limit(
+        self,
+        pool: str,
+        value: float,
+        changed_at: float,
+        throttled_at: float | None,
+        expected_changed_at: float | None,
+    ) -> bool: ...
+    def ensure_pool(self, pool: str, limit_value: float, now: float) -> None: ...
+    def read_bucket(self) -> tuple[float, float] | None: ...
+    def save_bucket(self, tokens: float, updated_at: float, expected: tuple[float, float] | None) -> bool: ...
+    def queued_heads(self, tenant: str, limit: int, priority: int | None = None) -> list[QueryRecord]: ...
+
+    # transitions (each one conditional; False means another writer won)
+    def claim(self, record: QueryRecord, pool: str, tenant_cap: int, now_ms: int) -> bool: ...
+    def mark_running(self, query_id: str, execution_id: str, now_ms: int) -> bool: ...
+    def requeue(self, record: QueryRecord, pool: str) -> bool: ...
+    def add_attempt(self, query_id: str) -> int: ...
+    def finalize(self, record: QueryRecord, outcome: Finalization) -> bool: ...
+    def cancel_queued(self, record: QueryRecord, now_ms: int) -> bool: ...
+    def restart_failed(self, record: QueryRecord) -> bool: ...
+
+    # reconcile
+    def active(self, pool: str) -> list[QueryRecord]: ...
+    def count_queued(self, tenant: str) -> int: ...
+    def repair_counter(self, key: str, attribute: str, expected: int, actual: int) -> bool: ...

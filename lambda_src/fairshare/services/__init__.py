@@ -1,0 +1,1 @@
+"""Services: the platform's rules, written against the ports only."""

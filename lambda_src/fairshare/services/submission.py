@@ -1,0 +1,124 @@
+"""Accepting a query: validate, apply the tenant's policy, write the ledger once, wake the dispatcher."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+
+from fairshare.domain import BudgetExceeded, Forbidden, StatementClass, ValidationFailed, classify_statement
+from fairshare.domain.errors import Conflict, DependencyUnavailable
+from fairshare.ports import DuplicateQuery, QueryRecord
+from fairshare.services.deps import Deps
+
+logger = Logger(child=True)
+
+# Athena's ClientRequestToken rule; the query id derives from it, so it must also be valid there.
+CLIENT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+QUERY_ID_NAMESPACE = uuid.UUID("6f1b3c3e-6a43-5d0e-9a0b-3f1e9c2a7d51")
+
+
+@dataclass(slots=True, frozen=True)
+class Submission:
+    sql: str
+    database: str | None
+    priority: int | None = None
+    client_token: str | None = None
+    output_format: str = "csv"
+    submitted_by: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class SubmitOutcome:
+    record: QueryRecord
+    created: bool
+    position: int | None
+
+
+def query_id_for(tenant: str, client_token: str) -> str:
+    return str(uuid.uuid5(QUERY_ID_NAMESPACE, f"{tenant}\n{client_token}"))
+
+
+def _request_hash(sql: str, database: str, priority: int, output_format: str) -> str:
+    canonical = json.dumps([sql, database, priority, output_format], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _position(deps: Deps, record: QueryRecord) -> int | None:
+    if record.status != "QUEUED":
+        return None
+    try:
+        return deps.ledger.position(record, 1000)
+    except DependencyUnavailable:
+        return None
+
+
+def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
+    config = deps.config.tenants[tenant]
+    policy = deps.config.policies[tenant]
+    statement_class = classify_statement(submission.sql)
+    if statement_class is StatementClass.DDL and not policy.allow_ddl:
+        raise Forbidden("DDL statements are not allowed for this tenant")
+    database = submission.database if submission.database is not None else config.databases[0]
+    if database not in config.databases:
+        raise ValidationFailed(f"database must be one of {list(config.databases)}")
+    priority = policy.default_priority if submission.priority is None else submission.priority
+    policy.check_priority(priority)
+    token = submission.client_token
+    if token is not None and not CLIENT_TOKEN.match(token):
+        raise ValidationFailed("client_token must be 32-128 characters of [A-Za-z0-9_-]")
+    request_hash = _request_hash(submission.sql, database, priority, submission.output_format)
+    query_id = query_id_for(tenant, token) if token else str(uuid.uuid4())
+
+    if token:
+        existing = deps.ledger.get(query_id)
+        if existing is not None:
+            return _replay(deps, existing, request_hash)
+
+    if policy.budget_action == "reject" and policy.daily_bytes_budget is not None:
+        state = deps.ledger.tenants([tenant])[tenant]
+        if policy.over_budget(state.bytes_on(deps.today())):
+            raise BudgetExceeded(f"daily bytes budget of {policy.daily_bytes_budget} spent")
+
+    seq = deps.ledger.next_seq(tenant)  # gaps (a failed transaction below) are harmless
+    record = QueryRecord(
+        query_id=query_id,
+        tenant=tenant,
+        status="QUEUED",
+        sql=submission.sql,
+        database=database,
+        workgroup=config.workgroup,
+        statement_class=statement_class.value,
+        priority=priority,
+        seq=seq,
+        submitted_at=deps.now_ms(),
+        client_token=token,
+        submitted_by=submission.submitted_by,
+        request_hash=request_hash,
+        output_format=submission.output_format,
+    )
+    try:
+        deps.ledger.submit(record, policy.max_queued)
+    except DuplicateQuery:
+        existing = deps.ledger.get(query_id)
+        if existing is None:
+            raise DependencyUnavailable("ledger answered a duplicate but holds no query") from None
+        return _replay(deps, existing, request_hash)
+    logger.info("query queued", extra={"query_id": query_id, "tenant": tenant, "seq": seq})
+    deps.metrics.emit("SubmittedQueries", 1, tenant=tenant)
+    try:
+        deps.wakeups.wake("submit", query_id)
+    except Exception:
+        # I-1: the ledger holds the query; the dispatcher's one-minute tick admits it without the wake-up.
+        logger.warning("wake-up not sent; the next tick admits the query", extra={"query_id": query_id})
+    return SubmitOutcome(record=record, created=True, position=_position(deps, record))
+
+
+def _replay(deps: Deps, existing: QueryRecord, request_hash: str) -> SubmitOutcome:
+    if existing.request_hash != request_hash:
+        raise Conflict("client_token was already used for a different request")
+    return SubmitOutcome(record=existing, created=False, position=_position(deps, existing))

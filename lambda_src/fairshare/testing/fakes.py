@@ -1,0 +1,224 @@
+"""In-memory fakes of the ports. They behave like the real thing where the platform depends on it:
+the Athena fake counts active queries against a quota (TooManyRequestsException when full), can
+rate-throttle, fail with 5xx or permanently, hold queries RUNNING, and is idempotent on the
+ClientRequestToken (I-3)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fairshare.ports import (
+    AthenaCallError,
+    Execution,
+    Permanent,
+    QuotaThrottle,
+    ResultPage,
+)
+
+
+class FakeClock:
+    """A clock that moves only when told (or when something sleeps)."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self._now = now
+        self._lock = threading.Lock()
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+
+
+@dataclass
+class FakeExecution:
+    execution_id: str
+    token: str
+    sql: str
+    workgroup: str
+    database: str
+    state: str = "RUNNING"
+    bytes_scanned: int = 0
+    engine_ms: int = 0
+    error_message: str | None = None
+    rows: list[list[str | None]] = field(default_factory=list)
+    columns: list[tuple[str, str]] = field(default_factory=list)
+
+    def view(self, output_prefix: str) -> Execution:
+        return Execution(
+            execution_id=self.execution_id,
+            state=self.state,
+            workgroup=self.workgroup,
+            bytes_scanned=self.bytes_scanned,
+            engine_ms=self.engine_ms,
+            athena_queue_ms=3,
+            error_code="ATHENA_ERROR" if self.state == "FAILED" else None,
+            error_message=self.error_message,
+            output_location=f"{output_prefix}{self.execution_id}.csv",
+        )
+
+
+class FakeAthena:
+    """Implements `fairshare.ports.Athena` in memory.
+
+    - `quota`: active (QUEUED/RUNNING) executions allowed; a new start beyond it raises QuotaThrottle.
+    - `script`: errors raised by the next `start` calls, in order (then normal behaviour resumes).
+    - `permanent_sql`: any start whose SQL contains one of these fails permanently.
+    - executions stay RUNNING until `finish()`.
+    - `outputs[workgroup]` + `<id>.csv` is each result's location (as the workgroup enforces it).
+    """
+
+    def __init__(self, quota: int = 1000, outputs: Mapping[str, str] | None = None) -> None:
+        self.quota = quota
+        self.outputs = dict(outputs or {})
+        self.script: deque[AthenaCallError] = deque()
+        self.permanent_sql: set[str] = set()
+        self.executions: dict[str, FakeExecution] = {}
+        self.start_calls = 0
+        self.stop_calls: list[str] = []
+        self.peak_active = 0
+        self._by_token: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    @property
+    def active(self) -> int:
+        return sum(1 for e in self.executions.values() if e.state in ("QUEUED", "RUNNING"))
+
+    def start(self, query_id: str, sql: str, workgroup: str, database: str) -> str:
+        with self._lock:
+            self.start_calls += 1
+            if self.script:
+                raise self.script.popleft()
+            existing = self._by_token.get(query_id)
+            if existing is not None:
+                return existing  # I-3: same token, same execution
+            if any(marker in sql for marker in self.permanent_sql):
+                raise Permanent("InvalidRequestException", "line 1:8: Table not found")
+            if self.active >= self.quota:
+                raise QuotaThrottle("TooManyRequestsException", "CONCURRENT_QUERY_LIMIT_EXCEEDED")
+            execution_id = str(uuid.UUID(int=next(self._ids)))
+            self.executions[execution_id] = FakeExecution(execution_id, query_id, sql, workgroup, database)
+            self._by_token[query_id] = execution_id
+            self.peak_active = max(self.peak_active, self.active)
+            return execution_id
+
+    def _output(self, workgroup: str) -> str:
+        return self.outputs.get(workgroup, f"s3://athena-results/{workgroup}/")
+
+    def execution_for(self, query_id: str) -> FakeExecution | None:
+        execution_id = self._by_token.get(query_id)
+        return self.executions.get(execution_id) if execution_id else None
+
+    def finish(
+        self,
+        execution_id: str,
+        state: str = "SUCCEEDED",
+        bytes_scanned: int = 1024,
+        error_message: str | None = None,
+        columns: Sequence[tuple[str, str]] = (("n", "integer"),),
+        rows: Sequence[Sequence[str | None]] = (("1",),),
+    ) -> None:
+        with self._lock:
+            execution = self.executions[execution_id]
+            execution.state = state
+            execution.bytes_scanned = bytes_scanned
+            execution.engine_ms = 42
+            execution.error_message = error_message
+            execution.columns = list(columns)
+            execution.rows = [list(r) for r in rows]
+
+    def stop(self, execution_id: str) -> None:
+        with self._lock:
+            self.stop_calls.append(execution_id)
+            execution = self.executions.get(execution_id)
+            if execution is None:
+                raise Permanent("InvalidRequestException", f"unknown execution {execution_id}")
+            if execution.state in ("QUEUED", "RUNNING"):
+                execution.state = "CANCELLED"
+
+    def get(self, execution_id: str) -> Execution:
+        with self._lock:
+            execution = self.executions.get(execution_id)
+            if execution is None:
+                raise Permanent("InvalidRequestException", f"unknown execution {execution_id}")
+            return execution.view(self._output(execution.workgroup))
+
+    def batch_get(self, execution_ids: Sequence[str]) -> list[Execution]:
+        if len(execution_ids) > 50:
+            raise Permanent("InvalidRequestException", "at most 50 ids")
+        with self._lock:
+            found = [self.executions[i] for i in execution_ids if i in self.executions]
+            return [e.view(self._output(e.workgroup)) for e in found]
+
+    def results(self, execution_id: str, page_token: str | None, max_results: int) -> ResultPage:
+        with self._lock:
+            execution = self.executions[execution_id]
+            start = int(page_token or 0)
+            rows = execution.rows[start : start + max_results]
+            more = start + max_results < len(execution.rows)
+            return ResultPage(
+                columns=list(execution.columns),
+                rows=rows,
+                next_token=str(start + max_results) if more else None,
+            )
+
+
+class RecordingMetrics:
+    """Implements `fairshare.ports.Metrics`; keeps every data point."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[str, float, dict[str, str]]] = []
+        self._lock = threading.Lock()
+
+    def emit(self, name: str, value: float, unit: str = "Count", **dimensions: str) -> None:
+        with self._lock:
+            self.points.append((name, value, dict(dimensions)))
+
+    def total(self, name: str, **dimensions: str) -> float:
+        return sum(
+            v for n, v, d in self.points if n == name and all(d.get(k) == x for k, x in dimensions.items())
+        )
+
+    def values(self, name: str) -> list[float]:
+        return [v for n, v, _ in self.points if n == name]
+
+
+class RecordingNotifier:
+    """Implements `fairshare.ports.Notifier`."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+
+    def notify(self, topic_arn: str, subject: str, message: Mapping[str, Any]) -> None:
+        self.sent.append((topic_arn, subject, dict(message)))
+
+
+class RecordingWakeups:
+    """Implements `fairshare.ports.Wakeups`; `down=True` makes every send fail like SQS would."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str | None]] = []
+        self.dead: list[tuple[str, str]] = []
+        self.down = False
+
+    def wake(self, reason: str, query_id: str | None = None) -> None:
+        if self.down:
+            raise ConnectionError("submissions queue unreachable")
+        self.sent.append((reason, query_id))
+
+    def dead_letter(self, reason: str, query_id: str) -> None:
+        self.dead.append((reason, query_id))

@@ -1,0 +1,90 @@
+"""Builds the services' dependencies once per execution environment (cold start).
+
+Boto3 clients honour `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` (the local stage sets them).
+Tests call `use(deps)` to run the handlers against fakes and moto.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Metrics
+
+from fairshare.config import Config, load_config
+from fairshare.ports import QueueTransport
+from fairshare.services.deps import Deps
+
+_deps: Deps | None = None
+METRICS = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AthenaFairshare"))
+
+
+class SystemClock:
+    """Implements `fairshare.ports.Clock` with the real time."""
+
+    def now(self) -> float:
+        import time
+
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        import time
+
+        time.sleep(max(0.0, seconds))
+
+
+def build(config: Config) -> Deps:
+    import boto3
+
+    from fairshare.adapters.athena import START_CLIENT_CONFIG, BotoAthena
+    from fairshare.adapters.ddb_ledger import DynamoLedger
+    from fairshare.adapters.metrics import EmfMetrics
+    from fairshare.adapters.s3 import S3ResultStore
+    from fairshare.adapters.sns import SnsNotifier
+    from fairshare.adapters.sqs import SqsWakeups
+
+    session = boto3.session.Session(region_name=config.region)
+    return Deps(
+        config=config,
+        ledger=DynamoLedger(
+            session.client("dynamodb"), config.queries_table, config.state_table, config.query_ttl_days
+        ),
+        athena=BotoAthena(session.client("athena", config=START_CLIENT_CONFIG)),
+        clock=SystemClock(),
+        metrics=EmfMetrics(METRICS, config.stage, config.metrics_namespace),
+        notifier=SnsNotifier(session.client("sns")),
+        wakeups=SqsWakeups(session.client("sqs"), config.submissions_queue_url, config.submissions_dlq_url),
+        results=S3ResultStore(session.client("s3")),
+    )
+
+
+def deps() -> Deps:
+    global _deps
+    if _deps is None:
+        _deps = build(load_config())
+    return _deps
+
+
+def use(injected: Deps | None) -> None:
+    """Replace (or with None, forget) the dependencies the handlers use."""
+    global _deps
+    _deps = injected
+
+
+_transport: QueueTransport | None = None
+
+
+def transport() -> QueueTransport:
+    """Raw SQS access for redrive."""
+    global _transport
+    if _transport is None:
+        import boto3
+
+        from fairshare.adapters.sqs import SqsTransport
+
+        _transport = SqsTransport(boto3.session.Session(region_name=deps().config.region).client("sqs"))
+    return _transport
+
+
+def use_transport(injected: QueueTransport | None) -> None:
+    global _transport
+    _transport = injected
