@@ -32,7 +32,7 @@ from fairshare_athena_emulator.ports import Clock, EventSink, MetricSink, Object
 from fairshare_athena_emulator.settings import EmulatorSettings
 from fairshare_athena_emulator.sqlrun import EMPTY_RESULT, Column, QueryFailed, ResultTable, TableRef
 from fairshare_athena_emulator.statements import (
-    QUERY_KEYWORDS,
+    NO_OP_KEYWORDS,
     Hints,
     Pool,
     first_keyword,
@@ -718,7 +718,7 @@ class AthenaEngine:
         keyword = first_keyword(execution.sql)
         if keyword == "SHOW":
             return self._show(execution), 0
-        if keyword not in QUERY_KEYWORDS:
+        if keyword in NO_OP_KEYWORDS:
             return EMPTY_RESULT, 0  # DDL and writes are accepted and change nothing
         refs = sqlrun.referenced_tables(execution.sql, execution.database)
         catalog = self._catalog()

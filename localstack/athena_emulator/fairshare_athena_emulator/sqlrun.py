@@ -238,12 +238,14 @@ _SIMPLE_TYPES: dict[str, tuple[str, int]] = {
     "INTERVAL": ("interval day to second", 0),
     "UUID": ("uuid", 0),
     "JSON": ("json", 0),
+    "NULL": ("unknown", 0),
 }
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 
 
 def athena_type(duck_type: str) -> tuple[str, int, int]:
     """DuckDB's type name -> Athena's (Type, Precision, Scale) as GetQueryResults reports them."""
+    duck_type = duck_type.strip('"')
     if duck_type in _SIMPLE_TYPES:
         name, precision = _SIMPLE_TYPES[duck_type]
         return name, precision, 0

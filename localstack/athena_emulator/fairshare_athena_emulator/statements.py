@@ -23,8 +23,12 @@ _CTAS = re.compile(
 _COMMENT_OR_LITERAL = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", re.S)
 _HINT_COMMENT = re.compile(r"/\*(.*?)\*/", re.S)
 _HINT = re.compile(r"(\w+)=([^\s,*]+)")
-# Statements the emulator runs on DuckDB; other DML (INSERT, UNLOAD, ...) and DDL succeed without effect.
-QUERY_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "(", "FROM"})
+# Statements the emulator accepts and completes without effect (DDL, writes); SHOW lists the registry and
+# everything else runs on DuckDB, so bad SQL fails with a SYNTAX_ERROR as on Athena.
+NO_OP_KEYWORDS = frozenset(
+    {"ALTER", "CREATE", "DROP", "MSCK", "DESCRIBE", "DESC", "EXPLAIN", "INSERT", "UNLOAD", "UPDATE", "DELETE",
+     "MERGE", "VACUUM", "OPTIMIZE", "PREPARE", "EXECUTE", "DEALLOCATE"}
+)  # fmt: skip
 
 
 def skeleton(sql: str) -> str:
