@@ -29,39 +29,51 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
     if tokens <= 0 or not any(slots > 0 for slots in free.values()):
         return []
 
-    heap: list[_HeapEntry] = []
+    # One heap per pool, by the pool of each tenant's head. The next admission is the least entry
+    # among pools with free slots; a full pool's heap is left as it is, since its tenants are
+    # blocked for the rest of the round (I-5). This equals one heap whose entries for full pools
+    # are dropped when popped, without popping every blocked tenant once a pool fills.
+    heaps: dict[PoolName, list[_HeapEntry]] = {name: [] for name in free}
     heads: dict[int, QueuedQuery] = {}
     cursors: dict[int, Iterator[QueuedQuery]] = {}
     running: dict[int, int] = {}
+    now = snapshot.now
     for index, tenant in enumerate(snapshot.tenants):
         policy = tenant.policy
         if tenant.running >= policy.max_concurrency or tenant.held_by_budget or not tenant.queue:
             continue
-        cursor = _candidates(tenant, snapshot.now)
-        head = next(cursor, None)
-        if head is None:
+        head = tenant.queue.head(now, policy.aging_seconds, policy.max_aging_boost)
+        if head is None or free.get(head.pool, 0) <= 0:
             continue
-        heads[index], cursors[index], running[index] = head, cursor, tenant.running
-        heap.append((tenant.running / policy.weight, head.submitted_at, policy.name, index))
-    heapq.heapify(heap)
+        heads[index], running[index] = head, tenant.running
+        heaps[head.pool].append((tenant.running / policy.weight, head.submitted_at, policy.name, index))
+    for heap in heaps.values():
+        heapq.heapify(heap)
 
     admissions: list[Admission] = []
-    while heap and tokens > 0:
-        _, _, name, index = heapq.heappop(heap)
+    while tokens > 0:
+        open_heaps = [heap for name, heap in heaps.items() if heap and free[name] > 0]
+        if not open_heaps:
+            break
+        _, _, name, index = heapq.heappop(min(open_heaps, key=lambda heap: heap[0]))
         head = heads.pop(index)
-        if free.get(head.pool, 0) <= 0:
-            # I-5: the head waits for its pool; nothing behind it may pass.
-            continue
         admissions.append(Admission(query=head, pool=head.pool))
         free[head.pool] -= 1
         tokens -= 1
         running[index] += 1
-        policy = snapshot.tenants[index].policy
+        tenant = snapshot.tenants[index]
+        policy = tenant.policy
         if running[index] < policy.max_concurrency:
-            following = next(cursors[index], None)
-            if following is not None:
+            cursor = cursors.get(index)
+            if cursor is None:
+                # The queue's order, past the head just admitted (built only for admitted tenants).
+                cursor = cursors[index] = _candidates(tenant, now)
+                next(cursor)
+            following = next(cursor, None)
+            if following is not None and following.pool in heaps:
                 heads[index] = following
-                heapq.heappush(heap, (running[index] / policy.weight, following.submitted_at, name, index))
-        if not any(slots > 0 for slots in free.values()):
-            break
+                heapq.heappush(
+                    heaps[following.pool],
+                    (running[index] / policy.weight, following.submitted_at, name, index),
+                )
     return admissions

@@ -70,7 +70,21 @@ class TenantQueue:
     def head(
         self, now: float, aging_seconds: float | None = None, max_aging_boost: int = 0
     ) -> QueuedQuery | None:
-        return next(self.ordered(now, aging_seconds, max_aging_boost), None)
+        """The first query of `ordered()`, without building the iterator (admission asks every tenant)."""
+        if not self._levels:
+            return None
+        if aging_seconds is None or max_aging_boost <= 0:
+            # Levels are never empty (remove() drops an emptied one): the highest level's head.
+            return self._levels[max(self._levels)][0]
+        best: QueuedQuery | None = None
+        best_key: tuple[int, int] | None = None
+        for level in self._levels.values():
+            if level:
+                query = level[0]
+                key = (-effective_priority(query, now, aging_seconds, max_aging_boost), query.seq)
+                if best_key is None or key < best_key:
+                    best_key, best = key, query
+        return best
 
     def remove(self, query: QueuedQuery) -> None:
         """Remove an admitted or cancelled query (O(1) for a level head, the usual case)."""

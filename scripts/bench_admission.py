@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Admission decisions per second of `fairshare.domain.plan_admissions` at 1,000 tenants x 100k queued.
+
+The loop is the dispatcher's: a batch of running queries completes (freeing slots), one snapshot is
+taken, `plan_admissions` admits what fits, the admitted queries leave their queues and start, and new
+submissions keep every queue at its size. Tenants have mixed weights, caps and priorities; some age.
+Timing covers `plan_admissions` itself and, separately, the round including the snapshot build. The
+rates are per second of this process's CPU time (other processes on the machine do not skew them);
+the wall-clock rate is shown too.
+
+    scripts/bench_admission.py [--tenants 1000] [--queued 100000] [--limit 200] [--batch 1-40] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+
+import click
+from fairshare.domain import (
+    PoolState,
+    QueuedQuery,
+    Snapshot,
+    TenantPolicy,
+    TenantQueue,
+    TenantState,
+    plan_admissions,
+)
+from fairshare.domain.model import PoolName
+from fairshare.simulation.metrics import percentile
+from rich.console import Console
+from rich.table import Table
+
+
+class Workload:
+    """Tenants, their queues and what runs, with submissions that keep each queue at its size."""
+
+    def __init__(self, tenants: int, queued: int, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.policies = [
+            TenantPolicy(
+                name=f"t{index:04d}",
+                weight=float(self.rng.choice((1, 1, 2, 3, 5))),
+                max_concurrency=self.rng.choice((2, 5, 10, 20)),
+                max_queued=queued,
+                allow_ddl=True,
+                priority_levels=3,
+                aging_seconds=60.0 if index % 5 == 0 else None,
+                max_aging_boost=1,
+            )
+            for index in range(tenants)
+        ]
+        self.queues = {policy.name: TenantQueue() for policy in self.policies}
+        self.seq = dict.fromkeys(self.queues, 0)
+        self.running = dict.fromkeys(self.queues, 0)
+        self.active: dict[PoolName, int] = {"DML": 0, "DDL": 0}
+        self.in_flight: deque[QueuedQuery] = deque()
+        self.now = 600.0
+        for position in range(queued):
+            policy = self.policies[position % tenants]
+            # Submitted over the last 10 minutes, so the aging tenants' old queries are boosted.
+            self.submit(policy.name, at=self.now - self.rng.uniform(0, 600))
+
+    def submit(self, tenant: str, at: float) -> None:
+        self.seq[tenant] += 1
+        queue = self.queues[tenant]
+        query = QueuedQuery(
+            query_id=f"{tenant}-{self.seq[tenant]}",
+            tenant=tenant,
+            priority=self.rng.choices((0, 1, 2), (0.5, 0.3, 0.2))[0],
+            seq=self.seq[tenant],
+            submitted_at=at,
+            pool="DDL" if self.rng.random() < 0.02 else "DML",
+        )
+        queue.push(query)
+
+    def complete(self, count: int) -> None:
+        for _ in range(min(count, len(self.in_flight))):
+            # Completions come in no particular order: take one from a random position.
+            self.in_flight.rotate(-self.rng.randrange(len(self.in_flight)))
+            query = self.in_flight.popleft()
+            self.running[query.tenant] -= 1
+            self.active[query.pool] -= 1
+
+    def snapshot(self, limits: dict[PoolName, int]) -> Snapshot:
+        pools = {
+            pool: PoolState(name=pool, active=self.active[pool], effective_limit=limits[pool])
+            for pool in limits
+        }
+        free = sum(state.free for state in pools.values())
+        tenants = [
+            TenantState(policy=policy, running=self.running[policy.name], queue=self.queues[policy.name])
+            for policy in self.policies
+        ]
+        return Snapshot(now=self.now, pools=pools, tenants=tenants, start_tokens=max(1, free))
+
+    def start(self, query: QueuedQuery) -> None:
+        self.queues[query.tenant].remove(query)
+        self.running[query.tenant] += 1
+        self.active[query.pool] += 1
+        self.in_flight.append(query)
+        self.submit(query.tenant, at=self.now)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--tenants", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--queued", default=100_000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--limit", default=200, show_default=True, type=click.IntRange(min=1), help="DML effective limit"
+)
+@click.option("--batch", default="1-40", show_default=True, help="completions per round, a range lo-hi")
+@click.option("--seconds", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="time budget")
+@click.option("--seed", default=7, show_default=True)
+def main(tenants: int, queued: int, limit: int, batch: str, seconds: float, seed: int) -> None:
+    """Measure admission decisions per second through plan_admissions."""
+    low, _, high = batch.partition("-")
+    batch_low, batch_high = int(low), int(high or low)
+    console = Console()
+    built = time.perf_counter()
+    workload = Workload(tenants, queued, seed)
+    build_s = time.perf_counter() - built
+    limits: dict[PoolName, int] = {"DML": limit, "DDL": 20}
+
+    call_latencies: list[float] = []
+    decisions = 0
+    plan_s = 0.0
+    plan_wall_s = 0.0
+    round_s = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        workload.complete(workload.rng.randint(batch_low, batch_high))
+        workload.now += 0.5
+        round_started = time.process_time()
+        snapshot = workload.snapshot(limits)
+        plan_started, plan_wall_started = time.process_time(), time.perf_counter()
+        admissions = plan_admissions(snapshot)
+        plan_ended, plan_wall_ended = time.process_time(), time.perf_counter()
+        for admission in admissions:
+            workload.start(admission.query)
+        round_s += time.process_time() - round_started
+        plan_s += plan_ended - plan_started
+        plan_wall_s += plan_wall_ended - plan_wall_started
+        call_latencies.append(plan_ended - plan_started)
+        decisions += len(admissions)
+
+    calls = len(call_latencies)
+    table = Table(title=f"plan_admissions, {tenants:,} tenants x {queued:,} queued", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("admission decisions per second (plan_admissions)", f"{decisions / plan_s:,.0f}")
+    table.add_row(
+        "decisions per second, whole round (snapshot + plan + apply)", f"{decisions / round_s:,.0f}"
+    )
+    table.add_row("decisions per second of wall time (plan_admissions)", f"{decisions / plan_wall_s:,.0f}")
+    table.add_row("calls", f"{calls:,}")
+    table.add_row("decisions", f"{decisions:,}")
+    table.add_row("decisions per call (mean)", f"{decisions / calls:.1f}")
+    table.add_row("per-call latency p50 (CPU)", f"{percentile(call_latencies, 50) * 1e3:.2f} ms")
+    table.add_row("per-call latency p99 (CPU)", f"{percentile(call_latencies, 99) * 1e3:.2f} ms")
+    table.add_row("queued at the end", f"{sum(len(queue) for queue in workload.queues.values()):,}")
+    table.add_row("set-up (building the queues)", f"{build_s:.2f} s")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
