@@ -251,6 +251,8 @@ def _error(code: str, message: str) -> dict[str, Any]:
 def _handler_for(api: FakeTenantApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # One write per response: headers and body in separate segments meet delayed ACKs (40 ms).
+        wbufsize = 1 << 16
 
         def log_message(self, format: str, *args: Any) -> None:
             return
