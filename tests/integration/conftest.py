@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -147,11 +148,11 @@ class Platform:
     def query_items(self) -> list[dict[str, Any]]:
         return self.ddb.scan(TableName="queries", ConsistentRead=True)["Items"]  # type: ignore[no-any-return]
 
-    def state(self, pk: str) -> dict[str, int]:
-        item = self.ddb.get_item(TableName="state", Key={"pk": {"S": pk}}, ConsistentRead=True).get(
-            "Item", {}
-        )
-        return {k: int(v["N"]) for k, v in item.items() if "N" in v}
+    def state(self, pk: str) -> dict[str, float]:
+        """The numeric attributes of a `state` item (counters, limits)."""
+        reply = self.ddb.get_item(TableName="state", Key={"pk": {"S": pk}}, ConsistentRead=True)
+        numbers = {k: float(v["N"]) for k, v in reply.get("Item", {}).items() if "N" in v}
+        return {k: int(v) if v.is_integer() else v for k, v in numbers.items()}
 
     def queue_depth(self, name: str) -> int:
         attrs = self.sqs.get_queue_attributes(
@@ -219,7 +220,7 @@ def platform(aws_env: None) -> Iterator[Platform]:
         metrics = RecordingMetrics()
         deps = Deps(
             config=config,
-            ledger=DynamoLedger(ddb, "queries", "state"),
+            ledger=DynamoLedger(SerializedCalls(ddb), "queries", "state"),
             athena=athena,
             clock=clock,
             metrics=metrics,
@@ -236,6 +237,29 @@ def platform(aws_env: None) -> Iterator[Platform]:
         finally:
             wiring.use(None)
             wiring.use_transport(None)
+
+
+class SerializedCalls:
+    """Each call to the wrapped boto3 client runs alone, as each DynamoDB request is atomic on AWS.
+
+    moto applies a transaction's items one by one without a lock, so threads could observe half a
+    transaction there; real DynamoDB never lets them. Rounds still interleave between calls.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def serialized(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return serialized
 
 
 class FakeContext:
@@ -330,3 +354,83 @@ def submit(
 def pytest_configure(config: pytest.Config) -> None:
     # log_metrics warns when a handler emitted nothing to the Powertools object (tests use fakes)
     config.addinivalue_line("filterwarnings", "ignore:No application metrics to publish:UserWarning")
+
+
+def sqs_event(bodies: list[Any], source_queue: str = "fs-test-submissions") -> dict[str, Any]:
+    """An SQS event-source-mapping batch."""
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{index}",
+                "receiptHandle": f"rh-{index}",
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1800000000000",
+                    "SenderId": "AIDA",
+                    "ApproximateFirstReceiveTimestamp": "1800000000000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "0" * 32,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{source_queue}",
+                "awsRegion": REGION,
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }
+
+
+def athena_event(execution_id: str, state: str, workgroup: str) -> dict[str, Any]:
+    """Athena's `Query State Change` event as EventBridge delivers it into the events queue."""
+    return {
+        "version": "0",
+        "id": f"evt-{execution_id}-{state}",
+        "detail-type": "Athena Query State Change",
+        "source": "aws.athena",
+        "account": "123456789012",
+        "time": "2027-01-15T08:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "currentState": state,
+            "previousState": "RUNNING",
+            "queryExecutionId": execution_id,
+            "sequenceNumber": "3",
+            "statementType": "DML",
+            "versionId": "0",
+            "workgroupName": workgroup,
+        },
+    }
+
+
+TICK = {
+    "version": "0",
+    "id": "tick-1",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2027-01-15T08:00:00Z",
+    "region": REGION,
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/fs-test-tick"],
+    "detail": {},
+}
+
+
+def dispatch(bodies: list[Any] | None = None) -> dict[str, Any]:
+    from fairshare.handlers import dispatcher
+
+    event = sqs_event(bodies or [{"reason": "submit", "query_id": None}])
+    return dispatcher.handler(event, FakeContext())  # type: ignore[arg-type]
+
+
+def tick() -> dict[str, Any]:
+    from fairshare.handlers import dispatcher
+
+    return dispatcher.handler(dict(TICK), FakeContext())  # type: ignore[arg-type]
+
+
+def complete(*events: dict[str, Any]) -> dict[str, Any]:
+    from fairshare.handlers import completion
+
+    return completion.handler(sqs_event(list(events), "fs-test-athena-events"), FakeContext())  # type: ignore[arg-type]
