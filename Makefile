@@ -65,5 +65,47 @@ bench: venv ## admission decisions per second at 1,000 tenants x 100k queued
 demo: venv ## the main job: a multi-tenant workload through the platform, with a live view
 	$(PY) scripts/simulate.py --scenario scripts/scenarios/heavy_vs_light.json --live
 
+# --- LocalStack on the host (no Docker): Python 3.13 venv, our plugins, Lambdas on pyenv Pythons with boto3.
+find_python = $(shell p="$$(pyenv prefix $(1) 2>/dev/null)"; if [ -x "$$p/bin/python" ]; then echo "$$p/bin/python"; else command -v python$(basename $(1)) 2>/dev/null; fi)
+PYTHON313 ?= $(call find_python,3.13.0)
+PYTHON312 ?= $(call find_python,3.12.1)
+LS_VENV := $(ROOT)/.venv-localstack
+LS_PLUGINS := localstack/host_executor $(if $(wildcard localstack/athena_emulator/pyproject.toml),localstack/athena_emulator)
+LS_CTL = env -u PYTHONPATH $(PYTHON311) localstack/ctl.py
+PIP_QUIET := --quiet --disable-pip-version-check
+
+.PHONY: localstack-venv localstack-up localstack-down localstack-status localstack-logs
+
+$(LS_VENV)/.stamp: localstack/requirements.txt localstack/host_executor/pyproject.toml $(wildcard localstack/athena_emulator/pyproject.toml)
+	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (pyenv prefix 3.13.0, or python3.13 on PATH); LocalStack 2026.3 needs it" >&2; exit 1; }
+	@test -x $(LS_VENV)/bin/python || $(PYTHON313) -m venv $(LS_VENV)
+	env -u PYTHONPATH $(LS_VENV)/bin/python -m pip install $(PIP_QUIET) -r localstack/requirements.txt $(addprefix -e ,$(LS_PLUGINS))
+	@touch $@
+
+$(ROOT)/.venv-lambda312/.stamp: localstack/requirements-lambda.txt
+	@test -n "$(PYTHON312)" || { echo "error: Python 3.12 not found (pyenv prefix 3.12.1, or python3.12 on PATH); the Lambdas' runtime is python3.12" >&2; exit 1; }
+	@test -x $(ROOT)/.venv-lambda312/bin/python || $(PYTHON312) -m venv $(ROOT)/.venv-lambda312
+	env -u PYTHONPATH $(ROOT)/.venv-lambda312/bin/python -m pip install $(PIP_QUIET) -r localstack/requirements-lambda.txt
+	@touch $@
+
+$(ROOT)/.venv-lambda313/.stamp: localstack/requirements-lambda.txt $(LS_VENV)/.stamp
+	@test -x $(ROOT)/.venv-lambda313/bin/python || $(PYTHON313) -m venv $(ROOT)/.venv-lambda313
+	env -u PYTHONPATH $(ROOT)/.venv-lambda313/bin/python -m pip install $(PIP_QUIET) -r localstack/requirements-lambda.txt
+	@touch $@
+
+localstack-venv: $(LS_VENV)/.stamp $(ROOT)/.venv-lambda312/.stamp $(ROOT)/.venv-lambda313/.stamp ## LocalStack venv (3.13) with our plugins, and the Lambda runtimes' Pythons
+
+localstack-up: localstack-venv ## start LocalStack on the host (LOCALSTACK_PORT, default 4566) and wait until healthy
+	$(LS_CTL) up
+
+localstack-down: ## stop LocalStack and every process it started
+	$(LS_CTL) down
+
+localstack-status: ## pid, health and memory of the local LocalStack
+	$(LS_CTL) status
+
+localstack-logs: ## the last lines of .localstack/localstack.log (FOLLOW=1 to follow)
+	$(LS_CTL) logs $(if $(FOLLOW),--follow)
+
 clean: ## remove build output (keeps .venv)
 	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache

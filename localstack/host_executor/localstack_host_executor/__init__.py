@@ -1,0 +1,1 @@
+"""Host-process Lambda runtime executor for LocalStack (``LAMBDA_RUNTIME_EXECUTOR=host``)."""
