@@ -38,3 +38,8 @@ output "access_log_group_name" {
   description = "Log group of the stage's access logs."
   value       = aws_cloudwatch_log_group.access.name
 }
+
+output "rest_api_name" {
+  description = "Name of the REST API."
+  value       = aws_api_gateway_rest_api.this.name
+}

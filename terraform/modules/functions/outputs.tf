@@ -32,3 +32,13 @@ output "policies" {
   description = "The inline IAM policy document per handler (for review and tests)."
   value       = local.policies
 }
+
+output "timeouts" {
+  description = "Effective timeout in seconds per handler (defaults merged with var.timeouts)."
+  value       = local.timeouts
+}
+
+output "role_names" {
+  description = "Execution role name per handler."
+  value       = { for fn, r in aws_iam_role.fn : fn => r.name }
+}

@@ -21,3 +21,8 @@ output "dashboard_name" {
   description = "Name of the stage's CloudWatch dashboard."
   value       = aws_cloudwatch_dashboard.stage.dashboard_name
 }
+
+output "alarm_topic_name" {
+  description = "Name of the stage's alarm topic."
+  value       = aws_sns_topic.alarms.name
+}

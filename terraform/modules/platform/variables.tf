@@ -1,0 +1,254 @@
+variable "name_prefix" {
+  description = "Prefix of every name: resources are \"<name_prefix>-<stage>-<what>\"."
+  type        = string
+  default     = "fairshare"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name_prefix))
+    error_message = "name_prefix must be 2-21 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "stage" {
+  description = "Stage name (dev, stg, prod, local); must match the configuration object's rule ^[a-z][a-z0-9-]{0,15}$."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,15}$", var.stage))
+    error_message = "stage must match ^[a-z][a-z0-9-]{0,15}$."
+  }
+}
+
+variable "tenants" {
+  description = <<-EOT
+    The teams sharing Athena, name => policy. Adding a tenant here creates its workgroup, API key, usage plan
+    and budget alarm, and puts it in the configuration object. Fields (all optional):
+    weight (share relative to others, 1), max_concurrency (hard cap, 10), max_queued (beyond it 429, 1000),
+    daily_bytes_budget (bytes per UTC day, null = none), budget_action ("hold" | "reject"), allow_ddl (false),
+    priority_levels (1-10, 3), aging_seconds (wait that raises priority by one, null = no aging),
+    max_aging_boost (0-9, 1), bytes_scanned_cutoff_per_query (>= 10485760, 10 GiB), databases (Glue databases,
+    the first is the default of POST /athena/query), data_locations (S3 ARNs the queries read),
+    api_rate_limit (requests/s, 10), api_burst_limit (20), api_quota_per_day (null = none),
+    notify_topic_arn (an SNS topic of the team for completions and its budget alarm, null = none).
+  EOT
+  type = map(object({
+    weight                         = optional(number, 1)
+    max_concurrency                = optional(number, 10)
+    max_queued                     = optional(number, 1000)
+    daily_bytes_budget             = optional(number)
+    budget_action                  = optional(string, "hold")
+    allow_ddl                      = optional(bool, false)
+    priority_levels                = optional(number, 3)
+    aging_seconds                  = optional(number)
+    max_aging_boost                = optional(number, 1)
+    bytes_scanned_cutoff_per_query = optional(number, 10737418240)
+    databases                      = optional(list(string), ["default"])
+    data_locations                 = optional(list(string), [])
+    api_rate_limit                 = optional(number, 10)
+    api_burst_limit                = optional(number, 20)
+    api_quota_per_day              = optional(number)
+    notify_topic_arn               = optional(string)
+  }))
+
+  validation {
+    condition     = length(var.tenants) >= 1
+    error_message = "At least one tenant is needed."
+  }
+
+  validation {
+    condition     = alltrue([for name, _ in var.tenants : can(regex("^[a-z0-9][a-z0-9_-]{0,39}$", name))])
+    error_message = "Tenant names must be 1-40 lowercase letters, digits, _ or - (they become part of workgroup, key and alarm names)."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : t.weight > 0 && t.max_concurrency >= 1 && t.max_queued >= 1])
+    error_message = "weight must be > 0, max_concurrency and max_queued at least 1."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : contains(["hold", "reject"], t.budget_action)])
+    error_message = "budget_action must be \"hold\" or \"reject\"."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : t.priority_levels >= 1 && t.priority_levels <= 10 && t.max_aging_boost >= 0 && t.max_aging_boost <= 9])
+    error_message = "priority_levels must be 1-10 and max_aging_boost 0-9."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : t.bytes_scanned_cutoff_per_query >= 10485760])
+    error_message = "bytes_scanned_cutoff_per_query must be at least 10485760 bytes (Athena's minimum)."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : (t.daily_bytes_budget == null || try(t.daily_bytes_budget >= 1, false)) && (t.aging_seconds == null || try(t.aging_seconds > 0, false))])
+    error_message = "daily_bytes_budget must be null or >= 1, aging_seconds null or > 0."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : length(t.databases) >= 1])
+    error_message = "Each tenant needs at least one database."
+  }
+}
+
+variable "pools" {
+  description = "Athena's quota pools of the account and region: quota, headroom (slots left to users outside the platform), and the AIMD settings (min_limit, decrease_factor, recovery_interval_s)."
+  type = object({
+    DML = object({
+      quota               = number
+      headroom            = optional(number, 0)
+      min_limit           = optional(number, 1)
+      decrease_factor     = optional(number, 0.9)
+      recovery_interval_s = optional(number, 10)
+    })
+    DDL = object({
+      quota               = number
+      headroom            = optional(number, 0)
+      min_limit           = optional(number, 1)
+      decrease_factor     = optional(number, 0.9)
+      recovery_interval_s = optional(number, 10)
+    })
+  })
+  default = {
+    DML = { quota = 200, headroom = 10 }
+    DDL = { quota = 20, headroom = 2 }
+  }
+
+  validation {
+    condition     = alltrue([for p in [var.pools.DML, var.pools.DDL] : p.quota >= 1 && p.headroom >= 0 && p.min_limit >= 1 && p.quota - p.headroom >= p.min_limit])
+    error_message = "Each pool needs quota >= 1 and quota - headroom >= min_limit >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for p in [var.pools.DML, var.pools.DDL] : p.decrease_factor > 0 && p.decrease_factor < 1 && p.recovery_interval_s > 0])
+    error_message = "decrease_factor must be in (0, 1) and recovery_interval_s > 0."
+  }
+}
+
+variable "scheduler" {
+  description = "Platform-wide settings of the configuration object (defaults as in lambda_src/fairshare/config.py)."
+  type = object({
+    start_rate_per_s       = optional(number, 20)
+    start_burst            = optional(number, 80)
+    event_grace_s          = optional(number, 120)
+    presign_expiry_s       = optional(number, 900)
+    results_page_size      = optional(number, 100)
+    max_transient_attempts = optional(number, 5)
+    query_ttl_days         = optional(number, 90)
+    redrive_max_per_run    = optional(number, 100)
+    redrive_rate_per_s     = optional(number, 10)
+  })
+  default = {}
+
+  validation {
+    condition     = var.scheduler.start_rate_per_s > 0 && var.scheduler.start_burst >= 1 && var.scheduler.presign_expiry_s >= 1 && var.scheduler.presign_expiry_s <= 604800 && var.scheduler.results_page_size >= 1 && var.scheduler.results_page_size <= 1000
+    error_message = "start_rate_per_s > 0, start_burst >= 1, presign_expiry_s 1-604800, results_page_size 1-1000."
+  }
+}
+
+variable "package_path" {
+  description = "Path of the Lambda zip built by scripts/package_lambdas.py (.build/lambda/fairshare.zip)."
+  type        = string
+}
+
+variable "extra_environment" {
+  description = "Extra environment of every Lambda (the local stage sets AWS_ENDPOINT_URL)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for queues, tables, bucket, results and the alarm topic; null uses AWS-managed encryption (and a dedicated key for the alarm topic)."
+  type        = string
+  default     = null
+}
+
+variable "max_receive_count" {
+  description = "Receives before a message moves to its DLQ (both queues)."
+  type        = number
+  default     = 5
+}
+
+variable "function_timeouts" {
+  description = "Timeout in seconds per function (api, dispatcher, completion, redrive); missing keys keep the functions module's defaults."
+  type        = map(number)
+  default     = {}
+}
+
+variable "function_memory_sizes" {
+  description = "Memory in MB per function (api, dispatcher, completion, redrive)."
+  type        = map(number)
+  default     = {}
+}
+
+variable "dispatcher_reserved_concurrency" {
+  description = "Reserved concurrency of the dispatcher (-1 = unreserved)."
+  type        = number
+  default     = 2
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda and API access log groups."
+  type        = number
+  default     = 365
+}
+
+variable "log_level" {
+  description = "Log level of the Lambdas (POWERTOOLS_LOG_LEVEL)."
+  type        = string
+  default     = "INFO"
+}
+
+variable "api_stage_name" {
+  description = "API Gateway stage name (path segment of the invoke URL)."
+  type        = string
+  default     = "v1"
+}
+
+variable "dispatcher_schedule" {
+  description = "Schedule of the dispatcher tick."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+variable "redrive_schedule" {
+  description = "Schedule of the DLQ redrive."
+  type        = string
+  default     = "rate(5 minutes)"
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the stage's alarm topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "throttle_alarm_threshold" {
+  description = "Quota throttles in 5 minutes above which the throttle alarm fires."
+  type        = number
+  default     = 20
+}
+
+variable "queued_age_slo_seconds" {
+  description = "SLO of the oldest queued query's age, in seconds."
+  type        = number
+  default     = 900
+}
+
+variable "force_destroy" {
+  description = "Allow destroying workgroups and the results bucket with content (true for dev/local, false for prod)."
+  type        = bool
+  default     = true
+}
+
+variable "deletion_protection" {
+  description = "Protect the ledger tables from deletion."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags of every resource (merged with stage, service and managed-by)."
+  type        = map(string)
+  default     = {}
+}
