@@ -387,6 +387,15 @@ def format_outputs(outputs: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         yield name, value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
+def find_repo_root(start: Path | None = None) -> Path:
+    """The repository holding `terraform/stages` (this package's checkout, else the working folder)."""
+    for base in (start or Path(__file__).resolve(), Path.cwd()):
+        for parent in (base, *base.parents):
+            if (parent / "terraform" / "stages").is_dir() and (parent / "Makefile").exists():
+                return parent
+    return Path.cwd()
+
+
 def make_deployer(
     root: Path,
     stage: str,

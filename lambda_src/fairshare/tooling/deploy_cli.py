@@ -14,18 +14,20 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fairshare.tooling.deploy import COMMANDS, EXIT_OK, STAGES, DeployError, format_outputs, make_deployer
+from fairshare.cli.settings import default_config_path
+from fairshare.tooling.deploy import (
+    COMMANDS,
+    EXIT_OK,
+    STAGES,
+    DeployError,
+    find_repo_root,
+    format_outputs,
+    make_deployer,
+)
+from fairshare.tooling.stage import merge_profiles, stage_access
 from fairshare.tooling.terraform import TerraformFailed
 
 EXIT_PLAN_HAS_CHANGES = 10
-
-
-def _repo_root() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "terraform" / "stages").is_dir() and (parent / "Makefile").exists():
-            return parent
-    return Path.cwd()
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,6 +42,11 @@ def _repo_root() -> Path:
     "--detailed-exitcode", is_flag=True, help=f"plan: exit {EXIT_PLAN_HAS_CHANGES} when there are changes."
 )
 @click.option("--json", "as_json", is_flag=True, help="output: print the outputs as JSON.")
+@click.option(
+    "--write-profiles",
+    is_flag=True,
+    help="output: add a tenantctl profile <stage>-<tenant> per tenant to the tenantctl profile file.",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=1),
@@ -64,13 +71,14 @@ def main(
     destroy_plan: bool,
     detailed_exitcode: bool,
     as_json: bool,
+    write_profiles: bool,
     timeout: float,
     root: Path | None,
     terraform_binary: str,
 ) -> None:
     """Run Terraform for one STAGE (dev, stg, prod, local): init, plan, apply, output or destroy."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    repo = (root or _repo_root()).resolve()
+    repo = (root or find_repo_root()).resolve()
     exit_code = EXIT_OK
     with console.status(f"terraform {command} [bold]{stage}[/]") as spinner:
 
@@ -119,6 +127,15 @@ def main(
             spinner.stop()
             console.print(f"[red]error:[/] {exc.filename or exc}: not found (is Terraform installed?)")
             raise SystemExit(1) from exc
+    if command == "output" and write_profiles:
+        try:
+            access = stage_access(stage, outputs)
+        except DeployError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise SystemExit(exc.exit_code) from exc
+        path = default_config_path()
+        names = merge_profiles(path, access)
+        console.print(f"wrote tenantctl profiles {', '.join(names)} to {path}")
     if command == "output":
         if as_json:
             click.echo(json.dumps({name: value for name, value in format_outputs(outputs)}, indent=2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
@@ -18,8 +18,11 @@ from rich.table import Table
 from fairshare.tooling.loadgen import LoadGenerator, LoadPlan, LoadReport, Snapshot, TenantTarget, parse_mix
 
 
-def parse_tenants(pairs: tuple[str, ...], tenants_file: Path | None) -> tuple[TenantTarget, ...]:
-    """`--tenant NAME=KEY` flags and/or a JSON file `{"NAME": "KEY", ...}`."""
+def parse_tenants(
+    pairs: tuple[str, ...], tenants_file: Path | None, stage_keys: Mapping[str, str] | None = None
+) -> tuple[TenantTarget, ...]:
+    """`--tenant NAME=KEY` flags and/or a JSON file `{"NAME": "KEY", ...}`; with a stage's keys,
+    `--tenant NAME` picks that tenant's key, and no `--tenant` at all means every tenant of the stage."""
     found: dict[str, str] = {}
     if tenants_file is not None:
         try:
@@ -27,17 +30,22 @@ def parse_tenants(pairs: tuple[str, ...], tenants_file: Path | None) -> tuple[Te
         except (OSError, json.JSONDecodeError) as exc:
             raise click.BadParameter(f"{tenants_file}: {exc}", param_hint="--tenants-file") from exc
         if not isinstance(document, dict) or not all(isinstance(v, str) for v in document.values()):
-            raise click.BadParameter(
-                f'{tenants_file}: want {{"name": "api key"}}', param_hint="--tenants-file"
-            )
+            want = '{"name": "api key"}'
+            raise click.BadParameter(f"{tenants_file}: want {want}", param_hint="--tenants-file")
         found.update(document)
     for pair in pairs:
         name, sep, key = pair.partition("=")
-        if not sep or not name or not key:
-            raise click.BadParameter(f"{pair!r}: want NAME=API_KEY", param_hint="--tenant")
+        if not sep and stage_keys is not None and name in stage_keys:
+            key = stage_keys[name]
+        elif not sep or not name or not key:
+            raise click.BadParameter(
+                f"{pair!r}: want NAME=API_KEY (or a tenant of --stage)", param_hint="--tenant"
+            )
         found[name] = key
+    if not found and stage_keys:
+        found.update(stage_keys)
     if not found:
-        raise click.UsageError("no tenants: give --tenant NAME=KEY (repeatable) or --tenants-file")
+        raise click.UsageError("no tenants: give --tenant NAME=KEY (repeatable), --tenants-file, or --stage")
     return tuple(TenantTarget(name, key) for name, key in sorted(found.items()))
 
 
@@ -110,6 +118,7 @@ def _interrupt_stops(generator: LoadGenerator) -> Iterator[None]:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--endpoint", envvar="TENANTCTL_ENDPOINT", help="the stage's tenant API base URL.")
+@click.option("--stage", help="take the endpoint and tenants' API keys from this stage's Terraform outputs.")
 @click.option("--tenant", "tenant_pairs", multiple=True, metavar="NAME=KEY", help="a tenant and its API key.")
 @click.option(
     "--tenants-file",
@@ -148,6 +157,7 @@ def _interrupt_stops(generator: LoadGenerator) -> Iterator[None]:
 @click.option("--fake-api", is_flag=True, help="run against an in-process fake of the API (no platform).")
 def main(
     endpoint: str | None,
+    stage: str | None,
     tenant_pairs: tuple[str, ...],
     tenants_file: Path | None,
     rate: float | None,
@@ -163,7 +173,19 @@ def main(
     fake_api: bool,
 ) -> None:
     """Load-test a stage's tenant API; exit 0 when every accepted query SUCCEEDED, 1 otherwise."""
-    tenants = parse_tenants(tenant_pairs, tenants_file)
+    stage_keys: Mapping[str, str] | None = None
+    if stage:
+        from fairshare.tooling.deploy import DeployError, find_repo_root
+        from fairshare.tooling.stage import read_stage_access
+        from fairshare.tooling.terraform import TerraformFailed
+
+        try:
+            access = read_stage_access(find_repo_root(), stage)
+        except (DeployError, TerraformFailed) as exc:
+            raise click.ClickException(f"stage {stage}: {exc}") from exc
+        endpoint = endpoint or access.endpoint
+        stage_keys = access.api_keys
+    tenants = parse_tenants(tenant_pairs, tenants_file, stage_keys)
     if rate is None and burst is None:
         rate = 2.0
     if rate is not None and burst is not None:

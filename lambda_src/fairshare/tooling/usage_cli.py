@@ -85,6 +85,9 @@ def _resolve_table(table: str | None, config_file: Path | None) -> tuple[str, st
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--table", envvar="FAIRSHARE_QUERIES_TABLE", help="the ledger's queries table.")
 @click.option(
+    "--stage", help="take the table (and LocalStack's endpoint) from this stage's Terraform outputs."
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -111,6 +114,7 @@ def _resolve_table(table: str | None, config_file: Path | None) -> tuple[str, st
 )
 def main(
     table: str | None,
+    stage: str | None,
     config_file: Path | None,
     start: datetime | None,
     end: datetime | None,
@@ -126,6 +130,17 @@ def main(
     """Per tenant and user: queries by final state, bytes scanned, engine time, queue wait, databases."""
     import boto3
 
+    if stage and not table:
+        from fairshare.tooling.deploy import DeployError, find_repo_root
+        from fairshare.tooling.stage import read_stage_access
+        from fairshare.tooling.terraform import TerraformFailed
+
+        try:
+            access = read_stage_access(find_repo_root(), stage)
+        except (DeployError, TerraformFailed) as exc:
+            raise click.ClickException(f"stage {stage}: {exc}") from exc
+        table = access.queries_table
+        endpoint_url = endpoint_url or access.aws_endpoint_url
     table_name, config_region = _resolve_table(table, config_file)
     today = datetime.now(tz=UTC).date()
     last = end.date() if end else today

@@ -1,0 +1,101 @@
+"""What the tools need to reach a deployed stage, read from its Terraform outputs.
+
+The platform module's outputs give the REST API id and stage, one API key per tenant (sensitive) and
+the ledger's table names. On LocalStack the API answers under `/_aws/execute-api/<id>/<stage>` of the
+gateway; on AWS, at the stage's invoke URL.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fairshare.tooling.deploy import LOCAL_STAGE, DeployError, make_deployer
+
+LOCALSTACK_ENDPOINT_ENV = "LOCALSTACK_ENDPOINT"
+DEFAULT_LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
+
+
+@dataclass(frozen=True, slots=True)
+class StageAccess:
+    stage: str
+    endpoint: str
+    api_keys: Mapping[str, str]  # tenant -> x-api-key value
+    queries_table: str | None
+    aws_endpoint_url: str | None  # LocalStack's gateway for boto3, None on AWS
+
+
+def _value(outputs: Mapping[str, Any], name: str) -> Any:
+    item = outputs.get(name)
+    return item.get("value") if isinstance(item, dict) and "value" in item else item
+
+
+def stage_access(
+    stage: str, outputs: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> StageAccess:
+    """Build the access details from `terraform output -json` of a stage root."""
+    env = os.environ if environ is None else environ
+    api_keys = _value(outputs, "api_key_values") or {}
+    tables = _value(outputs, "table_names") or {}
+    if not isinstance(api_keys, dict) or not isinstance(tables, dict):
+        raise DeployError(f"stage {stage}: api_key_values and table_names outputs must be maps")
+    aws_endpoint: str | None = None
+    if stage == LOCAL_STAGE:
+        aws_endpoint = env.get(LOCALSTACK_ENDPOINT_ENV, DEFAULT_LOCALSTACK_ENDPOINT).rstrip("/")
+        api_id, api_stage = _value(outputs, "rest_api_id"), _value(outputs, "api_stage_name")
+        if not api_id or not api_stage:
+            raise DeployError(f"stage {stage} has no rest_api_id/api_stage_name outputs: is it applied?")
+        endpoint = f"{aws_endpoint}/_aws/execute-api/{api_id}/{api_stage}"
+    else:
+        endpoint = _value(outputs, "invoke_url") or ""
+        if not endpoint:
+            raise DeployError(f"stage {stage} has no invoke_url output: is it applied?")
+    return StageAccess(
+        stage=stage,
+        endpoint=str(endpoint).rstrip("/"),
+        api_keys={str(k): str(v) for k, v in sorted(api_keys.items())},
+        queries_table=str(tables["queries"]) if tables.get("queries") else None,
+        aws_endpoint_url=aws_endpoint,
+    )
+
+
+def read_stage_access(
+    root: Path, stage: str, *, outputs_reader: Callable[[], Mapping[str, Any]] | None = None
+) -> StageAccess:
+    """Run `terraform output` for the stage (through the deploy adapter) and build its access details."""
+    if outputs_reader is None:
+        deployer = make_deployer(root, stage, say=lambda _message: None)
+        outputs_reader = deployer.output
+    return stage_access(stage, outputs_reader())
+
+
+def tenantctl_profiles(access: StageAccess) -> str:
+    """TOML with one `[<stage>-<tenant>]` profile per tenant, for `tenantctl --profile`."""
+    lines: list[str] = []
+    for tenant, key in access.api_keys.items():
+        lines += [f"[{access.stage}-{tenant}]", f'endpoint = "{access.endpoint}"', f'api_key = "{key}"', ""]
+    return "\n".join(lines)
+
+
+def merge_profiles(path: Path, access: StageAccess) -> list[str]:
+    """Write the stage's tenant profiles into a tenantctl profile file, keeping its other tables."""
+    existing: dict[str, Any] = {}
+    if path.exists():
+        existing = tomllib.loads(path.read_text(encoding="utf-8"))
+    prefix = f"{access.stage}-"
+    kept = {name: table for name, table in existing.items() if not name.startswith(prefix)}
+    text: list[str] = []
+    for name, table in kept.items():
+        if not isinstance(table, dict):
+            continue
+        text.append(f"[{name}]")
+        text += [f'{key} = "{value}"' for key, value in table.items()]
+        text.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(text) + tenantctl_profiles(access), encoding="utf-8")
+    path.chmod(0o600)  # it holds API keys
+    return [f"{prefix}{tenant}" for tenant in access.api_keys]
