@@ -4,10 +4,12 @@ in-memory Athena fake, a manual clock, and API Gateway proxy events."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import random
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,70 +175,116 @@ class Platform:
                 self.sqs.delete_message(QueueUrl=self.queues[name], ReceiptHandle=message["ReceiptHandle"])
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "POWERTOOLS_METRICS_NAMESPACE": "AthenaFairshare",
-        "POWERTOOLS_SERVICE_NAME": "athena-fairshare-test",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ENDPOINT_URL_ATHENA"):
-        monkeypatch.delenv(name, raising=False)
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "POWERTOOLS_METRICS_NAMESPACE": "AthenaFairshare",
+    "POWERTOOLS_SERVICE_NAME": "athena-fairshare-test",
+}
+
+
+@contextmanager
+def build_platform() -> Iterator[Platform]:
+    """moto with the stage's tables, queues, bucket and topic; the handlers wired to it."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in AWS_ENV.items():
+            env.setenv(name, value)
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ENDPOINT_URL_ATHENA"):
+            env.delenv(name, raising=False)
+        with mock_aws():
+            yield _platform()
+
+
+def _platform() -> Platform:
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    s3 = boto3.client("s3", region_name=REGION)
+    sns = boto3.client("sns", region_name=REGION)
+    create_tables(ddb)
+    queues = {
+        name: sqs.create_queue(QueueName=f"fs-test-{name}")["QueueUrl"]
+        for name in ("submissions", "submissions-dlq", "athena-events", "athena-events-dlq")
+    }
+    s3.create_bucket(Bucket=BUCKET)
+    topic_arn = sns.create_topic(Name="fs-test-alpha-notify")["TopicArn"]
+    notifications = sqs.create_queue(QueueName="fs-test-notifications")["QueueUrl"]
+    notifications_arn = sqs.get_queue_attributes(QueueUrl=notifications, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=notifications_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    config = parse_config(config_document(queues, topic_arn))
+    athena = FakeAthena(
+        outputs={t.workgroup: f"s3://{BUCKET}/results/{name}/" for name, t in config.tenants.items()}
+    )
+    clock = FakeClock()
+    metrics = RecordingMetrics()
+    deps = Deps(
+        config=config,
+        ledger=DynamoLedger(SerializedCalls(ddb), "queries", "state"),
+        athena=athena,
+        clock=clock,
+        metrics=metrics,
+        notifier=SnsNotifier(sns),
+        wakeups=SqsWakeups(sqs, queues["submissions"], queues["submissions-dlq"]),
+        results=S3ResultStore(s3),
+        rng=random.Random(7),
+    )
+    return Platform(deps, config, athena, clock, metrics, ddb, sqs, s3, sns, queues, topic_arn, notifications)
+
+
+@contextmanager
+def wired(platform: Platform) -> Iterator[Platform]:
+    wiring.use(platform.deps)
+    try:
+        yield platform
+    finally:
+        wiring.use(None)
+        wiring.use_transport(None)
+
+
+@pytest.fixture(scope="module")
+def _moto_stage() -> Iterator[Platform]:
+    """The AWS side is built once per module; each test then starts from empty tables and queues."""
+    with build_platform() as built:
+        yield built
+
+
+def reset(built: Platform) -> Platform:
+    """Empty the tables and queues and hand out fresh fakes, so tests share nothing but moto."""
+    for table, key in (("queries", "query_id"), ("state", "pk")):
+        for item in built.ddb.scan(TableName=table, ProjectionExpression=key, ConsistentRead=True)["Items"]:
+            built.ddb.delete_item(TableName=table, Key={key: item[key]})
+    for url in [*built.queues.values(), built.notifications_queue]:
+        # PurgeQueue allows one call a minute; a deleted queue comes back under the same URL at once
+        built.sqs.delete_queue(QueueUrl=url)
+        built.sqs.create_queue(QueueName=url.rsplit("/", 1)[-1])
+    athena = FakeAthena(outputs=dict(built.athena.outputs))
+    clock, metrics = FakeClock(), RecordingMetrics()
+    deps = Deps(
+        config=built.config,
+        ledger=built.deps.ledger,
+        athena=athena,
+        clock=clock,
+        metrics=metrics,
+        notifier=built.deps.notifier,
+        wakeups=built.deps.wakeups,
+        results=built.deps.results,
+        rng=random.Random(7),
+    )
+    return dataclasses.replace(built, deps=deps, athena=athena, clock=clock, metrics=metrics)
 
 
 @pytest.fixture
-def platform(aws_env: None) -> Iterator[Platform]:
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        s3 = boto3.client("s3", region_name=REGION)
-        sns = boto3.client("sns", region_name=REGION)
-        create_tables(ddb)
-        queues = {
-            name: sqs.create_queue(QueueName=f"fs-test-{name}")["QueueUrl"]
-            for name in ("submissions", "submissions-dlq", "athena-events", "athena-events-dlq")
-        }
-        s3.create_bucket(Bucket=BUCKET)
-        topic_arn = sns.create_topic(Name="fs-test-alpha-notify")["TopicArn"]
-        notifications = sqs.create_queue(QueueName="fs-test-notifications")["QueueUrl"]
-        notifications_arn = sqs.get_queue_attributes(QueueUrl=notifications, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol="sqs",
-            Endpoint=notifications_arn,
-            Attributes={"RawMessageDelivery": "true"},
-        )
-        config = parse_config(config_document(queues, topic_arn))
-        athena = FakeAthena(
-            outputs={t.workgroup: f"s3://{BUCKET}/results/{name}/" for name, t in config.tenants.items()}
-        )
-        clock = FakeClock()
-        metrics = RecordingMetrics()
-        deps = Deps(
-            config=config,
-            ledger=DynamoLedger(SerializedCalls(ddb), "queries", "state"),
-            athena=athena,
-            clock=clock,
-            metrics=metrics,
-            notifier=SnsNotifier(sns),
-            wakeups=SqsWakeups(sqs, queues["submissions"], queues["submissions-dlq"]),
-            results=S3ResultStore(s3),
-            rng=random.Random(7),
-        )
-        wiring.use(deps)
-        try:
-            yield Platform(
-                deps, config, athena, clock, metrics, ddb, sqs, s3, sns, queues, topic_arn, notifications
-            )
-        finally:
-            wiring.use(None)
-            wiring.use_transport(None)
+def platform(_moto_stage: Platform) -> Iterator[Platform]:
+    with wired(reset(_moto_stage)) as fresh:
+        yield fresh
 
 
 class SerializedCalls:
