@@ -30,6 +30,7 @@ ACTIVE_STATUSES = frozenset({"QUEUED", "ADMITTED", "RUNNING"})
 QueryStatusName = Literal["QUEUED", "ADMITTED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
 
 Row = list[str | None]
+DEFAULT_DATABASE = "default"  # Athena's default database; the API requires a database on submit
 _M = TypeVar("_M", bound="_Model")
 
 
@@ -212,9 +213,11 @@ class Client:
         client_token: str | None = None,
         output_format: str | None = None,
     ) -> Submission:
-        body: dict[str, Any] = {"sql": sql, "client_token": client_token or new_client_token()}
-        if database is not None:
-            body["database"] = database
+        body: dict[str, Any] = {
+            "sql": sql,
+            "database": database or DEFAULT_DATABASE,
+            "client_token": client_token or new_client_token(),
+        }
         if priority is not None:
             body["priority"] = priority
         if output_format is not None:

@@ -38,6 +38,10 @@ def test_submit_returns_the_query_id_and_sends_the_api_key_and_a_client_token(
     assert any(token for (tenant, token) in api.tokens if tenant == "alpha")
 
 
+def test_the_database_defaults_to_athenas_default(client: Client, api: FakeTenantApi) -> None:
+    assert api.queries[client.submit("SELECT 1").query_id].database == "default"
+
+
 def test_the_same_client_token_returns_the_same_query(client: Client) -> None:
     first = client.submit("SELECT 1", client_token="t" * 32)
     again = client.submit("SELECT 1", client_token="t" * 32)

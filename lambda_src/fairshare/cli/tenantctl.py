@@ -261,7 +261,14 @@ _wait_timeout_option = click.option(
 
 @cli.command()
 @click.argument("sql")
-@click.option("--database", "-d", help="database (default: the tenant's first configured one).")
+@click.option(
+    "--database",
+    "-d",
+    envvar="TENANTCTL_DATABASE",
+    default="default",
+    show_default=True,
+    help="Athena database.",
+)
 @click.option(
     "--priority", "-p", type=click.IntRange(min=0, max=9), help="higher runs first within the tenant."
 )
@@ -276,7 +283,7 @@ _wait_timeout_option = click.option(
 def submit(
     ctx: click.Context,
     sql: str,
-    database: str | None,
+    database: str,
     priority: int | None,
     client_token: str | None,
     wait: bool,
@@ -395,7 +402,14 @@ def usage(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command("submit-many")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-@click.option("--database", "-d", help="database for statements that do not name one.")
+@click.option(
+    "--database",
+    "-d",
+    envvar="TENANTCTL_DATABASE",
+    default="default",
+    show_default=True,
+    help="database of the statements that do not name one.",
+)
 @click.option("--concurrency", "-c", type=click.IntRange(min=1, max=256), default=8, show_default=True)
 @click.option("--wait/--no-wait", default=True, show_default=True, help="wait for every query to finish.")
 @_wait_timeout_option

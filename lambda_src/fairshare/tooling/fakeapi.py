@@ -115,6 +115,9 @@ class FakeTenantApi:
         sql = request.get("sql") if isinstance(request, dict) else None
         if not isinstance(sql, str) or not sql.strip():
             return 400, _error("validation_error", "sql is required")
+        database = request.get("database")
+        if not isinstance(database, str) or not database:
+            return 400, _error("validation_error", "database is required")
         token = request.get("client_token")
         if token and (tenant, token) in self.tokens:
             existing = self.queries[self.tokens[(tenant, token)]]
@@ -127,7 +130,7 @@ class FakeTenantApi:
             query_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{token}") if token else uuid.uuid4()),
             tenant=tenant,
             sql=sql,
-            database=str(request.get("database") or "default"),
+            database=database,
             priority=int(request.get("priority") or 0),
             submitted_at=now,
             duration_s=float(hint.group(1)) if hint else self.default_duration_s,

@@ -143,7 +143,7 @@ def _interrupt_stops(generator: LoadGenerator) -> Iterator[None]:
     help="emulated query seconds:weight, e.g. 0.5:6,5:3,30:1 (emulator hints).",
 )
 @click.option("--priorities", default="1:1", show_default=True, help="priority:weight, e.g. 0:1,1:3,2:1.")
-@click.option("--database", help="database of every query (default: the tenant's first).")
+@click.option("--database", default="default", show_default=True, help="Athena database of every query.")
 @click.option(
     "--completion-timeout",
     type=click.FloatRange(min=0),
@@ -165,7 +165,7 @@ def main(
     duration: float,
     mix: str,
     priorities: str,
-    database: str | None,
+    database: str,
     completion_timeout: float,
     workers: int,
     seed: int,
