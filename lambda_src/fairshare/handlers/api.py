@@ -241,6 +241,13 @@ def reject_early(event: dict[str, Any]) -> dict[str, Any] | None:
         content_type = next((str(v) for k, v in headers.items() if str(k).lower() == "content-type"), "")
         if content_type.split(";", 1)[0].strip().lower() != "application/json":
             return _proxy(415, UnsupportedMediaType.code, "Content-Type must be application/json")
+        try:
+            document = json.loads(event.get("body") or "")
+        except ValueError:
+            return _proxy(400, ValidationFailed.code, "request body must be a JSON object")
+        if not isinstance(document, dict):
+            # a list would otherwise be read as its first element by the body validation
+            return _proxy(400, ValidationFailed.code, "request body must be a JSON object")
     return None
 
 

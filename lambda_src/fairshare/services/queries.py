@@ -66,11 +66,11 @@ def get_query(deps: Deps, tenant: str, query_id: str) -> dict[str, Any]:
 
 
 def results(deps: Deps, tenant: str, query_id: str, page_token: str | None) -> dict[str, Any]:
+    if page_token is not None and not _ATHENA_TOKEN.match(page_token):
+        raise ValidationFailed("page_token is not valid")
     record = load_own(deps, tenant, query_id)
     if record.status != "SUCCEEDED" or not record.athena_execution_id:
         raise Conflict(f"query is {record.status}; results exist only once it SUCCEEDED")
-    if page_token is not None and not _ATHENA_TOKEN.match(page_token):
-        raise ValidationFailed("page_token is not valid")
     config = deps.config
     expiry = config.presign_expiry_s
     download_url = None
