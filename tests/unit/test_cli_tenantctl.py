@@ -109,6 +109,7 @@ def test_usage_errors_exit_2(env: dict[str, str]) -> None:
     assert run(env, "results", "x", "--format", "xml").exit_code == 2
     assert run(env, "submit", "SELECT 1", "--output", "x.csv").exit_code == 2
     assert run(env, "submit", "SELECT 1", "--client-token", "short").exit_code == 2
+    assert run(env, "submit", "SELECT 1", "--client-token", "x" * 31 + "!").exit_code == 2
 
 
 def test_without_an_endpoint_the_error_says_where_to_put_one(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 an API or configuration error (one line `error: <code>:
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ EXIT_API_ERROR = 1
 EXIT_QUERY_FAILED = 3
 EXIT_WAIT_TIMEOUT = 4
 RESULT_FORMATS = ("csv", "json", "table")
+CLIENT_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,128}")  # as the API validates it (Athena's token length)
 
 
 class CliError(click.ClickException):
@@ -272,7 +274,9 @@ _wait_timeout_option = click.option(
 @click.option(
     "--priority", "-p", type=click.IntRange(min=0, max=9), help="higher runs first within the tenant."
 )
-@click.option("--client-token", help="idempotency token (32-128 characters); the same token, the same query.")
+@click.option(
+    "--client-token", help="idempotency token (32-128 of [A-Za-z0-9_-]); the same token, the same query."
+)
 @click.option("--wait", "-w", is_flag=True, help="wait with a live progress line, then show the results.")
 @_wait_timeout_option
 @_output_option
@@ -294,8 +298,8 @@ def submit(
     max_rows: int,
 ) -> None:
     """Submit SQL (a string, @file.sql, or - for stdin); prints the query id."""
-    if client_token is not None and not 32 <= len(client_token) <= 128:
-        raise click.BadParameter("must be 32 to 128 characters", param_hint="--client-token")
+    if client_token is not None and not CLIENT_TOKEN.fullmatch(client_token):
+        raise click.BadParameter("must be 32 to 128 characters of [A-Za-z0-9_-]", param_hint="--client-token")
     if output is not None and not wait:
         raise click.UsageError("--output needs --wait (or use `tenantctl results ID --output FILE`)")
     state = _state(ctx)
