@@ -296,8 +296,26 @@ def test_apply_refuses_a_plan_made_from_other_lambda_sources(fake_tf: Path, repo
     deploy, _ = deployer(repo, "local", fake_tf, FakeRun())
     deploy.plan()
     (repo / "lambda_src" / "fairshare" / "handler.py").write_text("x = 2\n")
-    with pytest.raises(DeployError, match="Lambda sources changed since the plan"):
+    with pytest.raises(DeployError, match="Lambda package changed since the plan"):
         deploy.apply(yes=False)
+
+
+def test_apply_refuses_a_plan_made_from_another_zip_but_ignores_tooling_edits(
+    fake_tf: Path, repo: Path, tmp_path: Path
+) -> None:
+    zip_path = repo / ".build" / "lambda" / "fairshare.zip"
+    zip_path.parent.mkdir(parents=True)
+    zip_path.write_bytes(b"zip one")
+    deploy, _ = deployer(repo, "local", fake_tf, FakeRun())
+    deploy.plan()
+    (repo / "lambda_src" / "fairshare" / "tooling").mkdir()
+    (repo / "lambda_src" / "fairshare" / "tooling" / "deploy.py").write_text("changed = True\n")
+    zip_path.write_bytes(b"zip two")
+    with pytest.raises(DeployError, match="Lambda package changed since the plan"):
+        deploy.apply(yes=False)
+    deploy.plan()
+    deploy.apply(yes=False)
+    assert [c[0] for c in calls(tmp_path) if c[0] != "init"] == ["plan", "plan", "apply"]
 
 
 def test_a_real_apply_runs_checkov_first_and_applies_the_plan_once(
@@ -367,6 +385,9 @@ def test_the_digest_ignores_caches_and_sees_requirements(repo: Path) -> None:
     before = lambda_sources_digest(repo)
     (repo / "lambda_src" / "fairshare" / "__pycache__").mkdir()
     (repo / "lambda_src" / "fairshare" / "__pycache__" / "x.pyc").write_text("junk")
+    assert lambda_sources_digest(repo) == before
+    (repo / "lambda_src" / "fairshare" / "cli").mkdir()
+    (repo / "lambda_src" / "fairshare" / "cli" / "tenantctl.py").write_text("not in the zip\n")
     assert lambda_sources_digest(repo) == before
     (repo / "lambda_src" / "requirements.txt").write_text("pydantic==2\n")
     assert lambda_sources_digest(repo) != before

@@ -108,22 +108,37 @@ def parse_checkov(output: str, returncode: int) -> CheckovSummary:
     return CheckovSummary(passed, failed, skipped, returncode)
 
 
+# Parts of the package that never go into the Lambda zip (scripts/package_lambdas.py leaves them out).
+NOT_IN_ZIP = frozenset({"cli", "tooling", "testing", "simulation", "client.py"})
+LAMBDA_ZIP = Path(".build") / "lambda" / "fairshare.zip"
+
+
 def lambda_sources_digest(root: Path) -> str:
     """A digest of what goes into the Lambda zip: the package's sources and its pinned requirements."""
     digest = hashlib.sha256()
     source_root = root / "lambda_src"
-    files = sorted(
-        p
-        for p in source_root.rglob("*")
-        if p.is_file()
-        and (p.suffix in {".py", ".json"} or p.name == "requirements.txt")
-        and "__pycache__" not in p.parts
-        and not any(part.endswith(".egg-info") for part in p.parts)
-    )
-    for path in files:
+    package = source_root / "fairshare"
+
+    def shipped(path: Path) -> bool:
+        if path.name == "requirements.txt" and path.parent == source_root:
+            return True
+        if not path.is_relative_to(package) or path.suffix not in {".py", ".json"}:
+            return False
+        parts = path.relative_to(package).parts
+        return "__pycache__" not in parts and parts[0] not in NOT_IN_ZIP
+
+    for path in sorted(p for p in source_root.rglob("*") if p.is_file() and shipped(p)):
         digest.update(str(path.relative_to(source_root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def package_fingerprint(root: Path) -> str:
+    """What the plan was made from: the zip's sha256 when there is a zip, else the sources' digest."""
+    zip_path = root / LAMBDA_ZIP
+    if zip_path.exists():
+        return "zip:" + hashlib.sha256(zip_path.read_bytes()).hexdigest()
+    return "sources:" + lambda_sources_digest(root)
 
 
 def resolve_aws_credentials(session_factory: Callable[[], Any] | None = None) -> str | None:
@@ -189,7 +204,7 @@ class Deployer:
         if not (self.layout.stage_dir / ".terraform").exists():
             self.init()
         changes, result = self.terraform.plan(self.layout.plan_file, destroy=destroy)
-        self.layout.plan_sources_file.write_text(lambda_sources_digest(self.layout.root) + "\n")
+        self.layout.plan_sources_file.write_text(package_fingerprint(self.layout.root) + "\n")
         summary = result.summary or ("changes" if changes else "no changes")
         self.say(f"plan {self.layout.stage}: {summary} -> {self._relative(self.layout.plan_file)}")
         return changes
@@ -204,9 +219,9 @@ class Deployer:
                 f"no plan file {self._relative(layout.plan_file)}: run `deploy.py {layout.stage} plan` first"
             )
         recorded = layout.plan_sources_file.read_text().strip() if layout.plan_sources_file.exists() else None
-        if recorded != lambda_sources_digest(layout.root):
+        if recorded != package_fingerprint(layout.root):
             raise DeployError(
-                f"the Lambda sources changed since the plan: run `deploy.py {layout.stage} plan` again"
+                f"the Lambda package changed since the plan: run `deploy.py {layout.stage} plan` again"
             )
         if layout.is_real:
             if skip_checkov and layout.stage == "prod":
