@@ -151,6 +151,13 @@ def _interrupt_stops(generator: LoadGenerator) -> Iterator[None]:
     show_default=True,
     help="seconds to wait for completions after the last submission.",
 )
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="seconds between status polls of each active query.",
+)
 @click.option("--workers", type=click.IntRange(min=1, max=512), default=16, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON on stdout.")
@@ -167,6 +174,7 @@ def main(
     priorities: str,
     database: str,
     completion_timeout: float,
+    poll_interval: float,
     workers: int,
     seed: int,
     as_json: bool,
@@ -200,6 +208,7 @@ def main(
             priorities=parse_mix(priorities, int),
             database=database,
             completion_timeout_s=completion_timeout,
+            poll_interval_s=poll_interval,
             max_workers=workers,
             seed=seed,
         )
