@@ -173,3 +173,18 @@ def test_the_tenant_comes_from_the_key_never_from_the_body(platform: Platform) -
 
     assert status == 400
     assert platform.query_items() == []
+
+
+def test_an_unexpected_error_is_a_500_without_a_stack_trace(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fairshare.services import queries
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("secret internals at /var/task/fairshare/services/queries.py line 3")
+
+    monkeypatch.setattr(queries, "usage", broken)
+    status, body = call_api(api_event("GET", "/usage"))
+
+    assert status == 500
+    assert body == {"error": {"code": "internal_error", "message": "internal error"}}

@@ -38,11 +38,17 @@ class AthenaStateChangeEvent(EventBridgeModel):
 def record_handler(record: SQSRecord) -> str:
     event = parse(event=record.json_body, model=AthenaStateChangeEvent)
     detail = event.detail
-    outcome = on_state_change(
-        wiring.deps(), detail.queryExecutionId, detail.currentState, detail.workgroupName
-    )
-    logger.info("state change", extra={"athena_execution_id": detail.queryExecutionId, "outcome": outcome})
-    return outcome
+    try:
+        outcome = on_state_change(
+            wiring.deps(), detail.queryExecutionId, detail.currentState, detail.workgroupName
+        )
+        logger.info(
+            "state change", extra={"athena_execution_id": detail.queryExecutionId, "outcome": outcome}
+        )
+        return outcome
+    finally:
+        # correlation keys belong to one record, not to the rest of the batch
+        logger.remove_keys(["query_id", "tenant", "athena_execution_id"])
 
 
 @logger.inject_lambda_context(log_event=False)
