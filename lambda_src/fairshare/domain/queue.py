@@ -76,14 +76,21 @@ class TenantQueue:
         if aging_seconds is None or max_aging_boost <= 0:
             # Levels are never empty (remove() drops an emptied one): the highest level's head.
             return self._levels[max(self._levels)][0]
+        # As effective_priority(), inlined: this runs for every aging tenant in every admission round.
         best: QueuedQuery | None = None
-        best_key: tuple[int, int] | None = None
+        best_priority = best_seq = 0
         for level in self._levels.values():
-            if level:
-                query = level[0]
-                key = (-effective_priority(query, now, aging_seconds, max_aging_boost), query.seq)
-                if best_key is None or key < best_key:
-                    best_key, best = key, query
+            query = level[0]
+            waited = now - query.submitted_at
+            priority = query.priority + (
+                min(max_aging_boost, int(waited // aging_seconds)) if waited > 0 else 0
+            )
+            if (
+                best is None
+                or priority > best_priority
+                or (priority == best_priority and query.seq < best_seq)
+            ):
+                best, best_priority, best_seq = query, priority, query.seq
         return best
 
     def remove(self, query: QueuedQuery) -> None:
