@@ -111,6 +111,14 @@ def config_document(queues: dict[str, str], topic_arn: str) -> dict[str, Any]:
                 "workgroup": "fs-test-gamma",
                 "api_key_id": "key-gamma",
             },
+            "epsilon": {
+                **tenant,
+                "aging_seconds": 60,
+                "max_aging_boost": 2,
+                "max_concurrency": 1,
+                "workgroup": "fs-test-epsilon",
+                "api_key_id": "key-epsilon",
+            },
             "delta": {
                 **tenant,
                 "daily_bytes_budget": 1000,

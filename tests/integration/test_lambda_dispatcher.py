@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from fairshare.handlers import dispatcher as dispatcher_handler
-from fairshare.ports import Permanent, RateThrottle, Transient
+from fairshare.ports import Permanent, QuotaThrottle, RateThrottle, Transient
 from fairshare.services.dispatch import Dispatcher
 from fairshare.services.reconcile import reconcile
 
@@ -284,3 +284,39 @@ def test_permanent_error_class_is_what_the_fake_raises_for_bad_sql(platform: Pla
         assert exc.code == "InvalidRequestException"
     else:  # pragma: no cover
         raise AssertionError("expected a permanent error")
+
+
+def test_with_aging_a_long_wait_lets_low_priority_overtake_a_fresh_high_priority(platform: Platform) -> None:
+    old_low = submit("SELECT 'old'", key="key-epsilon", priority=0)[1]["query_id"]
+    platform.clock.advance(130)  # two aging steps: priority 0 competes as 2
+    fresh_high = submit("SELECT 'new'", key="key-epsilon", priority=1)[1]["query_id"]
+    dispatch()
+
+    assert _status(platform, old_low) == "RUNNING"
+    assert _status(platform, fresh_high) == "QUEUED"  # epsilon runs one at a time
+
+
+def test_without_enough_wait_priority_still_wins_under_aging(platform: Platform) -> None:
+    old_low = submit("SELECT 'old'", key="key-epsilon", priority=0)[1]["query_id"]
+    platform.clock.advance(59)
+    fresh_high = submit("SELECT 'new'", key="key-epsilon", priority=1)[1]["query_id"]
+    dispatch()
+
+    assert _status(platform, fresh_high) == "RUNNING"
+    assert _status(platform, old_low) == "QUEUED"
+
+
+def test_a_stale_claim_restarted_by_reconcile_alone_handles_a_quota_throttle(
+    platform: Platform,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    query_id = submit()[1]["query_id"]
+    monkeypatch.setattr(platform.ledger, "mark_running", lambda *_: (_ for _ in ()).throw(TimeoutError()))
+    dispatch()
+    monkeypatch.undo()
+    platform.athena.script.append(QuotaThrottle("TooManyRequestsException", "full"))
+    platform.clock.advance(31)
+    reconcile(platform.deps, Dispatcher(platform.deps))
+
+    assert _status(platform, query_id) == "QUEUED"
+    assert platform.state("pool#DML")["active"] == 0

@@ -247,6 +247,8 @@ class Dispatcher:
     def _on_quota_throttle(self, record: QueryRecord, pool: PoolName, report: RoundReport) -> None:
         deps = self.deps
         now = deps.clock.now()
+        if pool not in self._limits:  # reconcile's restart of a stale claim runs without a round
+            self._refresh_pools(now)
         active_when_full = max(0, self._active[pool] - 1)
         deps.ledger.requeue(record, pool)
         self._active[pool] = active_when_full

@@ -14,11 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fairshare.ports import (
+    Athena,
     AthenaCallError,
+    Clock,
     Execution,
+    Metrics,
+    Notifier,
     Permanent,
     QuotaThrottle,
     ResultPage,
+    Wakeups,
 )
 
 
@@ -222,3 +227,14 @@ class RecordingWakeups:
 
     def dead_letter(self, reason: str, query_id: str) -> None:
         self.dead.append((reason, query_id))
+
+
+def _conforms(
+    athena: FakeAthena,
+    clock: FakeClock,
+    metrics: RecordingMetrics,
+    notifier: RecordingNotifier,
+    wakeups: RecordingWakeups,
+) -> tuple[Athena, Clock, Metrics, Notifier, Wakeups]:
+    """Never called: mypy checks here that each fake implements its port."""
+    return athena, clock, metrics, notifier, wakeups
