@@ -88,12 +88,16 @@ $(ROOT)/.venv-lambda312/.stamp: localstack/requirements-lambda.txt
 	env -u PYTHONPATH $(ROOT)/.venv-lambda312/bin/python -m pip install $(PIP_QUIET) -r localstack/requirements-lambda.txt
 	@touch $@
 
-$(ROOT)/.venv-lambda313/.stamp: localstack/requirements-lambda.txt $(LS_VENV)/.stamp
+$(ROOT)/.venv-lambda313/.stamp: localstack/requirements-lambda.txt
+	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (pyenv prefix 3.13.0, or python3.13 on PATH)" >&2; exit 1; }
 	@test -x $(ROOT)/.venv-lambda313/bin/python || $(PYTHON313) -m venv $(ROOT)/.venv-lambda313
 	env -u PYTHONPATH $(ROOT)/.venv-lambda313/bin/python -m pip install $(PIP_QUIET) -r localstack/requirements-lambda.txt
 	@touch $@
 
-localstack-venv: $(LS_VENV)/.stamp $(ROOT)/.venv-lambda312/.stamp $(ROOT)/.venv-lambda313/.stamp ## LocalStack venv (3.13) with our plugins, and the Lambda runtimes' Pythons
+LS_STAMPS := $(LS_VENV)/.stamp $(ROOT)/.venv-lambda312/.stamp $(ROOT)/.venv-lambda313/.stamp
+
+localstack-venv: ## LocalStack venv (3.13) with our plugins, and the Lambda runtimes' Pythons (built in parallel)
+	@$(MAKE) --no-print-directory -j3 $(LS_STAMPS)
 
 localstack-up: localstack-venv ## start LocalStack on the host (LOCALSTACK_PORT, default 4566) and wait until healthy
 	$(LS_CTL) up

@@ -11,19 +11,21 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from ls_harness import FunctionFactory, Instance, process_group, start_instance, zip_of
+from ls_harness import FunctionFactory, Instance, alive, family, start_instance, zip_of
 
 
 @pytest.fixture(scope="session")
 def localstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     instance = start_instance(tmp_path_factory.mktemp("localstack"))
     pid = instance.pid()
+    seen: set[int] = set()
     try:
         yield instance
     finally:
+        seen = family(pid)
         instance.ctl("down")
-        left = process_group(pid)
-        assert left == [], f"processes of LocalStack's group {pid} survived `down`: {left}"
+    left = alive(seen)
+    assert left == set(), f"processes started by LocalStack {pid} survived `down`: {sorted(left)}"
 
 
 @pytest.fixture(scope="session")

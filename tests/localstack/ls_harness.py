@@ -7,6 +7,7 @@ are skipped.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import socket
@@ -17,6 +18,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -74,18 +76,27 @@ def free_port() -> int:
         return port
 
 
-def process_group(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2 :].split()
-            if fields[0] != "Z" and int(fields[2]) == pgid:
-                members.append(int(entry.name))
+def _load_ctl() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("localstack_ctl", CTL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ctl = _load_ctl()
+
+
+def family(pid: int) -> set[int]:
+    """LocalStack's process, its group and its descendants (as ``ctl.py down`` sees them)."""
+    members: set[int] = ctl.family(pid)
     return members
+
+
+def alive(pids: set[int]) -> set[int]:
+    found: set[int] = ctl._alive(pids)
+    return found
 
 
 def start_instance(state: Path) -> Instance:

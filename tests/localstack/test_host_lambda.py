@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -86,6 +87,32 @@ def test_warm_invokes_reuse_the_execution_environment(localstack: Instance, echo
     print(f"\n[measure] warm invoke median {latencies[5]:.0f} ms, max {latencies[-1]:.0f} ms")
 
 
+def test_concurrent_invokes_get_separate_environments(
+    localstack: Instance, make_function: FunctionFactory
+) -> None:
+    echo = make_function({"app.py": ECHO})
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        bodies = list(pool.map(lambda index: invoke(localstack, echo, {"sleep": 1, "tag": index}), range(3)))
+    assert [error for _, error, _ in bodies] == [None, None, None], bodies
+    assert len({body["pid"] for body, _, _ in bodies}) == 3
+
+
+def test_an_async_invoke_runs_the_handler(localstack: Instance, make_function: FunctionFactory) -> None:
+    sqs = localstack.client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"async-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    source = (
+        "import json, os, boto3\n"
+        "def handler(event, context):\n"
+        "    boto3.client('sqs').send_message(QueueUrl=os.environ['OUT'], MessageBody=json.dumps(event))\n"
+    )
+    name = make_function({"app.py": source}, environment={"OUT": queue_url})
+    response = localstack.client("lambda").invoke(
+        FunctionName=name, InvocationType="Event", Payload=json.dumps({"id": "async-1"}).encode()
+    )
+    assert response["StatusCode"] == 202
+    assert _receive_one(sqs, queue_url, timeout_s=30) == {"id": "async-1"}
+
+
 def test_a_handler_exception_is_an_unhandled_function_error(localstack: Instance, echo: str) -> None:
     body, error, _ = invoke(localstack, echo, {"fail": "no such table"})
     assert error == "Unhandled"
@@ -95,8 +122,9 @@ def test_a_handler_exception_is_an_unhandled_function_error(localstack: Instance
 
 
 def test_a_timeout_ends_the_invocation_and_the_next_invoke_gets_a_fresh_environment(
-    localstack: Instance, echo: str
+    localstack: Instance, make_function: FunctionFactory
 ) -> None:
+    echo = make_function({"app.py": ECHO}, timeout=2)
     before, _, _ = invoke(localstack, echo, {"tag": "before"})
     body, error, elapsed = invoke(localstack, echo, {"sleep": 30})
     assert error == "Unhandled"
