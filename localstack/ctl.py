@@ -219,7 +219,8 @@ def _read_pid(settings: Settings) -> int | None:
     return pid if b"localstack.runtime.main" in cmdline else None
 
 
-def _group_members(pgid: int) -> Iterator[int]:
+def _processes() -> Iterator[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every live process."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -229,8 +230,24 @@ def _group_members(pgid: int) -> Iterator[int]:
             continue
         # fields after the parenthesised command: state ppid pgrp ...
         fields = stat[stat.rfind(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            yield int(entry.name)
+        if fields[0] != "Z":
+            yield int(entry.name), int(fields[1]), int(fields[2])
+
+
+def family(pid: int) -> set[int]:
+    """The process, its group and all its descendants (DynamoDB Local runs in a session of its own)."""
+    table = list(_processes())
+    members = {p for p, _, group in table if p == pid or group == pid}
+    grew = True
+    while grew:
+        children = {p for p, parent, _ in table if parent in members} - members
+        grew = bool(children)
+        members |= children
+    return members
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {p for p, _, _ in _processes() if p in pids}
 
 
 def _rss_mb(pids: list[int]) -> float:
@@ -282,7 +299,7 @@ def up(settings: Settings) -> int:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so `down` can end every child with it
+            start_new_session=True,  # its own group: `down` ends it, its group and its descendants
         )
     settings.pid_file.write_text(f"{process.pid}\n")
     while time.monotonic() - started < settings.start_timeout_s:
@@ -300,19 +317,23 @@ def up(settings: Settings) -> int:
     )
 
 
-def _stop(pid: int, settings: Settings, grace_s: float = 20.0) -> None:
+def _stop(pid: int, settings: Settings, grace_s: float = 20.0) -> set[int]:
+    """TERM LocalStack, which stops its children; KILL whatever of its family is left. Returns survivors."""
+    members = family(pid)  # before it exits: orphans are re-parented and could not be found afterwards
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and list(_group_members(pid)):
+    while time.monotonic() < deadline and _alive(members):
         time.sleep(0.2)
-    if list(_group_members(pid)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+    if left := _alive(members | family(pid)):
+        for member in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(member, signal.SIGKILL)
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and list(_group_members(pid)):
+        while time.monotonic() < deadline and _alive(left):
             time.sleep(0.1)
     settings.pid_file.unlink(missing_ok=True)
+    return _alive(members)
 
 
 def down(settings: Settings) -> int:
@@ -322,10 +343,8 @@ def down(settings: Settings) -> int:
         print("LocalStack is not running")
         return 0
     started = time.monotonic()
-    _stop(pid, settings)
-    left = list(_group_members(pid))
-    if left:
-        raise CtlError(f"processes of LocalStack's group {pid} are still alive: {left}")
+    if left := _stop(pid, settings):
+        raise CtlError(f"processes started by LocalStack {pid} are still alive: {sorted(left)}")
     print(f"LocalStack (pid {pid}) stopped in {time.monotonic() - started:.1f} s")
     return 0
 
@@ -335,7 +354,7 @@ def status(settings: Settings) -> int:
     if pid is None:
         print(f"LocalStack is not running ({settings.pid_file} has no live LocalStack process)")
         return 3
-    members = sorted(_group_members(pid))
+    members = sorted(family(pid))
     document = health(settings)
     print(f"LocalStack pid {pid} at {settings.url}: {'healthy' if document else 'not answering'}")
     print(f"processes {len(members)}, resident memory {_rss_mb(members):.0f} MB")
