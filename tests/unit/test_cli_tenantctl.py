@@ -80,9 +80,9 @@ def test_sql_can_come_from_stdin_or_a_file(env: dict[str, str], api: FakeTenantA
 
 
 def test_a_failed_query_exits_3_with_its_error_on_one_line(env: dict[str, str]) -> None:
-    result = run(env, "submit", "SELECT 1 /* fairshare:fail */", "--wait")
+    result = run(env, "submit", "SELECT 1 /* fairshare:duration=0.01 fail=TABLE_NOT_FOUND */", "--wait")
     assert result.exit_code == 3
-    assert result.stderr.strip().splitlines()[-1] == "error: query_failed: emulated failure"
+    assert result.stderr.strip().splitlines()[-1] == "error: query_failed: TABLE_NOT_FOUND"
 
 
 def test_wait_timeout_exits_4(env: dict[str, str]) -> None:
@@ -182,7 +182,7 @@ def test_submit_many_runs_a_file_with_one_progress_bar(env: dict[str, str], tmp_
     queries = tmp_path / "many.sql"
     queries.write_text(
         "SELECT 1;\nSELECT 2 /* fairshare:duration=0.05 */;\n"
-        '{"sql": "SELECT 3 /* fairshare:fail */", "priority": 1}\n'
+        '{"sql": "SELECT 3 /* fairshare:fail=x */", "priority": 1}\n'
     )
     result = run(env, "submit-many", str(queries), "--concurrency", "2", "--json")
     outcomes = json.loads(result.stdout)

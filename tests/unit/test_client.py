@@ -172,7 +172,7 @@ def test_another_tenants_query_is_not_found(endpoint: str, client: Client) -> No
 
 def test_submit_many_is_bounded_and_reports_each_outcome(client: Client) -> None:
     specs = [QuerySpec(sql=f"SELECT {i} /* fairshare:duration=0.02 */") for i in range(6)]
-    specs.append(QuerySpec(sql="SELECT 0 /* fairshare:fail */"))
+    specs.append(QuerySpec(sql="SELECT 0 /* fairshare:fail=boom */"))
     specs.append(QuerySpec(sql="  "))
     done: list[int] = []
     outcomes = client.submit_many(

@@ -76,7 +76,10 @@ def test_the_mix_of_durations_and_priorities_follows_the_weights() -> None:
     durations = Counter(q.duration_s for q in queries)
     assert 0.7 < durations[0.5] / len(queries) < 0.8
     assert 0.45 < Counter(q.priority for q in queries)[2] / len(queries) < 0.55
-    assert queries[0].sql(plan.sql_template).endswith(f"/* fairshare:duration={queries[0].duration_s:g} */")
+    first = queries[0]
+    assert first.sql(plan.sql_template).endswith(
+        f"/* fairshare:duration={first.duration_s:g} scanned={first.scanned_bytes} */"
+    )
 
 
 def test_a_plan_needs_exactly_one_of_rate_and_burst() -> None:
@@ -139,6 +142,7 @@ def test_a_short_run_against_the_fake_api_completes_every_query() -> None:
     assert {q.tenant for q in api.queries.values()} == {"alpha", "beta"}
     sent = [q.sql for q in api.queries.values()]
     assert all("fairshare:duration=0.05" in sql for sql in sent)
+    assert {q.scanned for q in api.queries.values()} == {10_485_760}
 
 
 def test_rejections_are_counted_by_code_and_unfinished_queries_time_out() -> None:

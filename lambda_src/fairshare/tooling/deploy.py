@@ -403,8 +403,8 @@ def format_outputs(outputs: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 def find_repo_root(start: Path | None = None) -> Path:
-    """The repository holding `terraform/stages` (this package's checkout, else the working folder)."""
-    for base in (start or Path(__file__).resolve(), Path.cwd()):
+    """The repository holding `terraform/stages`: the working folder's, else this package's checkout."""
+    for base in (start or Path.cwd(), Path(__file__).resolve()):
         for parent in (base, *base.parents):
             if (parent / "terraform" / "stages").is_dir() and (parent / "Makefile").exists():
                 return parent

@@ -1,9 +1,9 @@
 """An in-memory tenant API on loopback, shaped exactly like docs/CONTRACTS.md, for tests and offline demos.
 
 It is not the platform: there is no fair scheduling here. Each query is QUEUED for `queue_s`, RUNNING
-for its emulator hint (`/* fairshare:duration=2.5 */`, default `default_duration_s`), then SUCCEEDED,
-or FAILED when its SQL holds `fairshare:fail`. Results are a few rows per query, served as pages and as
-a CSV behind a "presigned" URL on the same server.
+for its duration, then SUCCEEDED. It reads the Athena emulator's hints, `/* fairshare:duration=2.5
+fail=REASON scanned=1024 */`: `fail` makes the query FAILED with REASON as the message. Results are a
+few rows per query, served as pages and as a CSV behind a "presigned" URL on the same server.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-DURATION_HINT = re.compile(r"fairshare:duration=(\d+(?:\.\d+)?)")
+DURATION_HINT = re.compile(r"fairshare:[^*]*?\bduration=(\d+(?:\.\d+)?)")
+FAIL_HINT = re.compile(r"fairshare:[^*]*?\bfail=(\S+)")
+SCANNED_HINT = re.compile(r"fairshare:[^*]*?\bscanned=(\d+)")
+DEFAULT_SCANNED = 3 * 1_048_576
 MAX_SQL_BYTES = 262_144
 
 
@@ -36,7 +39,8 @@ class FakeQuery:
     submitted_at: float
     duration_s: float
     queue_s: float
-    fails: bool
+    fail_reason: str | None
+    scanned: int = DEFAULT_SCANNED
     cancelled_at: float | None = None
     rows: int = 3
 
@@ -48,7 +52,7 @@ class FakeQuery:
             return "QUEUED"
         if age < self.queue_s + self.duration_s:
             return "RUNNING"
-        return "FAILED" if self.fails else "SUCCEEDED"
+        return "FAILED" if self.fail_reason else "SUCCEEDED"
 
 
 @dataclass
@@ -126,6 +130,8 @@ class FakeTenantApi:
         if queued >= self.max_queued:
             return 429, _error("queue_full", f"tenant {tenant} has {queued} queued queries")
         hint = DURATION_HINT.search(sql)
+        fail = FAIL_HINT.search(sql)
+        scanned = SCANNED_HINT.search(sql)
         query = FakeQuery(
             query_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{token}") if token else uuid.uuid4()),
             tenant=tenant,
@@ -135,7 +141,8 @@ class FakeTenantApi:
             submitted_at=now,
             duration_s=float(hint.group(1)) if hint else self.default_duration_s,
             queue_s=self.queue_s,
-            fails="fairshare:fail" in sql,
+            fail_reason=fail.group(1) if fail else None,
+            scanned=int(scanned.group(1)) if scanned else DEFAULT_SCANNED,
         )
         self.queries[query.query_id] = query
         if token:
@@ -175,8 +182,8 @@ class FakeTenantApi:
                 "athena_queue_ms": 0 if status != "QUEUED" else None,
                 "engine_ms": int(query.duration_s * 1000) if done else None,
             },
-            "bytes_scanned": 1_048_576 * query.rows if done else None,
-            "error": {"code": "query_failed", "message": "emulated failure"} if status == "FAILED" else None,
+            "bytes_scanned": query.scanned if done else None,
+            "error": {"code": "query_failed", "message": query.fail_reason} if status == "FAILED" else None,
             "athena_execution_id": f"exec-{query.query_id[:8]}" if status != "QUEUED" else None,
         }
 
@@ -201,14 +208,17 @@ class FakeTenantApi:
         }
 
     def _usage(self, tenant: str, now: float) -> dict[str, Any]:
-        mine = [q.status_at(now) for q in self.queries.values() if q.tenant == tenant]
+        mine_queries = [q for q in self.queries.values() if q.tenant == tenant]
+        mine = [q.status_at(now) for q in mine_queries]
         return {
             "tenant": tenant,
             "weight": 1.0,
             "running": mine.count("RUNNING"),
             "queued": mine.count("QUEUED"),
             "share": 1.0,
-            "bytes_today": sum(1_048_576 * 3 for s in mine if s in {"SUCCEEDED", "FAILED"}),
+            "bytes_today": sum(
+                q.scanned for q in mine_queries if q.status_at(now) in {"SUCCEEDED", "FAILED"}
+            ),
             "daily_bytes_budget": None,
             "effective_limit": {"DML": 190, "DDL": 18},
         }

@@ -20,7 +20,7 @@ from typing import Any
 
 from fairshare.client import ApiError, Client, QueryStatus
 
-DEFAULT_SQL = "SELECT {n} AS n /* fairshare:duration={duration:g} */"
+DEFAULT_SQL = "SELECT {n} AS n /* fairshare:duration={duration:g} scanned={scanned} */"
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
@@ -68,6 +68,7 @@ class LoadPlan:
     burst: int | None = None  # queries per tenant, all at t=0
     durations: tuple[tuple[float, float], ...] = ((1.0, 1.0),)  # (emulated seconds, weight)
     priorities: tuple[tuple[int, float], ...] = ((1, 1.0),)  # (priority, weight)
+    scanned: tuple[tuple[int, float], ...] = ((10_485_760, 1.0),)  # (emulated bytes scanned, weight)
     database: str | None = None
     completion_timeout_s: float = 120.0  # after the last submission
     poll_interval_s: float = 1.0
@@ -93,9 +94,12 @@ class PlannedQuery:
     tenant: TenantTarget
     duration_s: float
     priority: int
+    scanned_bytes: int = 0
 
     def sql(self, template: str) -> str:
-        return template.format(n=self.n, duration=self.duration_s, tenant=self.tenant.name)
+        return template.format(
+            n=self.n, duration=self.duration_s, scanned=self.scanned_bytes, tenant=self.tenant.name
+        )
 
 
 def schedule(plan: LoadPlan) -> list[PlannedQuery]:
@@ -103,6 +107,7 @@ def schedule(plan: LoadPlan) -> list[PlannedQuery]:
     rng = random.Random(plan.seed)
     durations, duration_weights = zip(*plan.durations, strict=True)
     priorities, priority_weights = zip(*plan.priorities, strict=True)
+    scanned, scanned_weights = zip(*plan.scanned, strict=True)
     slots: list[tuple[float, TenantTarget]] = []
     if plan.burst is not None:
         # Interleave tenants so that no tenant's burst lands wholly before another's.
@@ -120,6 +125,7 @@ def schedule(plan: LoadPlan) -> list[PlannedQuery]:
             tenant=tenant,
             duration_s=float(rng.choices(durations, duration_weights)[0]),
             priority=int(rng.choices(priorities, priority_weights)[0]),
+            scanned_bytes=int(rng.choices(scanned, scanned_weights)[0]),
         )
         for n, (at, tenant) in enumerate(slots)
     ]

@@ -143,6 +143,9 @@ def _interrupt_stops(generator: LoadGenerator) -> Iterator[None]:
     help="emulated query seconds:weight, e.g. 0.5:6,5:3,30:1 (emulator hints).",
 )
 @click.option("--priorities", default="1:1", show_default=True, help="priority:weight, e.g. 0:1,1:3,2:1.")
+@click.option(
+    "--scanned", default="10485760", show_default=True, help="emulated bytes scanned:weight (emulator hint)."
+)
 @click.option("--database", default="default", show_default=True, help="Athena database of every query.")
 @click.option(
     "--completion-timeout",
@@ -172,6 +175,7 @@ def main(
     duration: float,
     mix: str,
     priorities: str,
+    scanned: str,
     database: str,
     completion_timeout: float,
     poll_interval: float,
@@ -206,6 +210,7 @@ def main(
             burst=burst,
             durations=parse_mix(mix, float),
             priorities=parse_mix(priorities, int),
+            scanned=parse_mix(scanned, int),
             database=database,
             completion_timeout_s=completion_timeout,
             poll_interval_s=poll_interval,
