@@ -320,3 +320,12 @@ def test_a_stale_claim_restarted_by_reconcile_alone_handles_a_quota_throttle(
 
     assert _status(platform, query_id) == "QUEUED"
     assert platform.state("pool#DML")["active"] == 0
+
+
+def test_a_wake_up_batch_missing_optional_sqs_fields_still_runs_a_round(platform: Platform) -> None:
+    query_id = submit()[1]["query_id"]
+    event = {"Records": [{"messageId": "m-1", "body": "{}", "eventSource": "aws:sqs"}]}
+    reply = dispatcher_handler.handler(event, FakeContext())  # type: ignore[arg-type]
+
+    assert reply == {"batchItemFailures": []}
+    assert _status(platform, query_id) == "RUNNING"

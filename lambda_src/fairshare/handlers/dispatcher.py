@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from fairshare import wiring
 from fairshare.services.dispatch import Dispatcher
@@ -23,20 +24,29 @@ def _summary(report: Any) -> dict[str, Any]:
     return {k: (sorted(v) if isinstance(v, set) else v) for k, v in asdict(report).items()}
 
 
+def _message_ids(event: dict[str, Any]) -> list[str]:
+    """Any wake-up means one round, whatever its body; only the ids matter, to report failures."""
+    try:
+        return [record.messageId for record in parse(event=event, model=SqsModel).Records]
+    except ValidationError:
+        logger.warning("SQS batch does not match the SQS event model; using its message ids as they are")
+        return [str(r.get("messageId")) for r in event.get("Records", []) if isinstance(r, dict)]
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @wiring.METRICS.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dispatcher = Dispatcher(wiring.deps())
     if "Records" in event:
-        batch = parse(event=event, model=SqsModel)
+        message_ids = _message_ids(event)
         try:
             report = dispatcher.run_round()
         except Exception:
             # The round failed as a whole: every wake-up returns to the queue (and, in time, its DLQ).
             logger.exception("dispatch round failed")
-            return {"batchItemFailures": [{"itemIdentifier": r.messageId} for r in batch.Records]}
-        logger.info("dispatch round", extra={"wakeups": len(batch.Records), **_summary(report)})
+            return {"batchItemFailures": [{"itemIdentifier": m} for m in message_ids]}
+        logger.info("dispatch round", extra={"wakeups": len(message_ids), **_summary(report)})
         return {"batchItemFailures": []}
     if event.get("source") == "aws.events":
         parse(event=event, model=EventBridgeModel)
