@@ -115,7 +115,7 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
 
 
 @given(snapshots())
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 def test_plan_admissions_matches_the_single_heap_reference(snapshot: Snapshot) -> None:
     expected = [(a.query.query_id, a.pool) for a in reference_plan(snapshot)]
     actual = [(a.query.query_id, a.pool) for a in plan_admissions(snapshot)]
@@ -123,7 +123,7 @@ def test_plan_admissions_matches_the_single_heap_reference(snapshot: Snapshot) -
 
 
 @given(queues(), st.sampled_from([None, 100.0, 400.0]), st.integers(0, 2), st.floats(0, 2000))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 def test_head_is_the_first_query_of_the_order(
     queries: list[QueuedQuery], aging_seconds: float | None, boost: int, now: float
 ) -> None:

@@ -16,7 +16,7 @@ from fairshare.simulation import Scenario, Simulation, SimulationView, parse_sce
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-SETTINGS = settings(max_examples=25, deadline=None)
+SETTINGS = settings(max_examples=20, deadline=None)
 
 
 @st.composite
@@ -164,6 +164,8 @@ def test_aimd_drops_under_foreign_load_and_recovers(scenario: Scenario, active: 
     end = start + 60
     document = scenario.model_dump(mode="json") | {
         "duration_s": 420,
+        "start_rate_per_s": 20,
+        "start_burst": 80,
         "tenants": busy,
         "foreign_load": [{"start_s": start, "end_s": end, "active": min(active, quota)}],
     }
@@ -172,9 +174,13 @@ def test_aimd_drops_under_foreign_load_and_recovers(scenario: Scenario, active: 
     metrics = simulation.run()
     floor = scenario.pools["DML"].min_limit
     assert all(floor <= view.effective_limit["DML"] <= ceiling for view in views)
-    assert metrics["pools"]["DML"]["throttles"] > 0
-    if ceiling > floor:
-        assert metrics["pools"]["DML"]["min_effective_limit"] < ceiling
+    if min(active, quota) <= quota - ceiling:
+        # the headroom absorbs the foreign load: never a throttle
+        assert metrics["pools"]["DML"]["throttles"] == 0
+    else:
+        assert metrics["pools"]["DML"]["throttles"] > 0
+        if ceiling > floor:
+            assert metrics["pools"]["DML"]["min_effective_limit"] < ceiling
     # Submissions keep waking the dispatcher to the end; after the load left (by 100 s), +1 per quiet
     # 10 s brings any limit (at most 25 here) back to the ceiling well before 420 s.
     assert views[-1].effective_limit["DML"] == ceiling
