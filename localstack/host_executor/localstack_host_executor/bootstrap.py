@@ -11,6 +11,7 @@ so it must not import anything outside the standard library.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import importlib
 import json
 import os
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-import urllib.request
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -274,10 +275,17 @@ class OutputCapture:
 
 
 def post(url: str, body: bytes, content_type: str = "application/json") -> None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
-    with opener.open(request, timeout=30) as response:
+    """POST to LocalStack directly (http.client: no proxy lookup, no CA store loaded for urllib's HTTPS)."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=30)
+    try:
+        connection.request("POST", parts.path, body=body, headers={"Content-Type": content_type})
+        response = connection.getresponse()
         response.read()
+        if response.status >= 400:
+            raise OSError(f"POST {parts.path} answered {response.status}")
+    finally:
+        connection.close()
 
 
 @dataclass(slots=True, frozen=True)
