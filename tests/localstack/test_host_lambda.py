@@ -9,9 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from ls_harness import FunctionFactory, Instance
+from ls_harness import ROOT, FunctionFactory, Instance
 
 pytestmark = pytest.mark.localstack
+
+BOTO3_PIN = next(
+    line.split("==")[1].strip()
+    for line in (ROOT / "localstack" / "requirements-lambda.txt").read_text().splitlines()
+    if line.startswith("boto3==")
+)
 
 ECHO = """
 import os, sys, time
@@ -31,7 +37,7 @@ def handler(event, context):
         "event": event,
         "python": "%d.%d" % sys.version_info[:2],
         "boto3": boto3.__version__,
-        "boto3_after_code": sys.path.index(os.environ["LAMBDA_TASK_ROOT"]) == 0,
+        "code_first_on_path": sys.path.index(os.environ["LAMBDA_TASK_ROOT"]) == 0,
         "pid": INIT_PID,
         "greeting": os.environ.get("GREETING"),
         "function_name": context.function_name,
@@ -65,7 +71,10 @@ def test_sync_invoke_runs_the_handler_on_python_312_with_boto3_and_the_lambda_en
     assert error is None, body
     assert body["event"] == {"tag": "first"}
     assert body["python"] == "3.12"
-    assert body["boto3_after_code"] is True
+    assert body["boto3"] == BOTO3_PIN, (
+        "boto3 should come from the runtime's venv (localstack/requirements-lambda.txt)"
+    )
+    assert body["code_first_on_path"] is True
     assert body["greeting"] == "hello"
     assert body["function_name"] == echo
     assert body["memory"] == 256
@@ -73,6 +82,25 @@ def test_sync_invoke_runs_the_handler_on_python_312_with_boto3_and_the_lambda_en
     assert 0 < body["remaining_ms"] <= 2000
     assert body["endpoint"] == localstack.endpoint
     print(f"\n[measure] first (cold) invoke {cold_s * 1000:.0f} ms")
+
+
+def test_a_python_313_function_runs_on_python_313(
+    localstack: Instance, make_function: FunctionFactory
+) -> None:
+    name = make_function({"app.py": ECHO}, runtime="python3.13")
+    body, error, _ = invoke(localstack, name, {"tag": "313"})
+    assert error is None, body
+    assert body["python"] == "3.13"
+    assert body["code_first_on_path"] is True
+
+
+def test_a_boto3_bundled_in_the_zip_wins_over_the_runtime_one(
+    localstack: Instance, make_function: FunctionFactory
+) -> None:
+    name = make_function({"app.py": ECHO, "boto3/__init__.py": "__version__ = 'bundled'\n"})
+    body, error, _ = invoke(localstack, name, {})
+    assert error is None, body
+    assert body["boto3"] == "bundled"
 
 
 def test_warm_invokes_reuse_the_execution_environment(localstack: Instance, echo: str) -> None:
