@@ -1,0 +1,81 @@
+"""The emulator as LocalStack's `athena` provider (`PROVIDER_OVERRIDE_ATHENA=fairshare`) on the gateway port.
+
+Community LocalStack ships no Athena API module, so the provider is a dispatch table built from the
+operations of `wire.OPERATIONS`: LocalStack's skeleton parses the request with the botocore service model
+and our wire layer answers, so LocalStack and the standalone server send the same bytes. The admin API is
+added to LocalStack's router at start, before any Athena call loads the provider.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from localstack.aws.api import RequestContext
+from localstack.http import Request, Response
+from localstack.runtime import hooks
+from localstack.services.edge import ROUTER
+from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provider
+
+from fairshare_athena_emulator import wire
+from fairshare_athena_emulator.aws import CloudWatchSink, EventBridgeSink, S3ObjectStore
+from fairshare_athena_emulator.runtime import ADMIN_PREFIX, EmulatorRuntime
+from fairshare_athena_emulator.settings import EmulatorSettings
+
+LOG = logging.getLogger(__name__)
+
+_runtime: EmulatorRuntime | None = None
+_runtime_lock = threading.Lock()
+
+
+def _ports(account_id: str, region: str) -> tuple[S3ObjectStore, EventBridgeSink, CloudWatchSink]:
+    from localstack.aws.connect import connect_to
+
+    clients = connect_to(aws_access_key_id=account_id, region_name=region)
+    return S3ObjectStore(clients.s3), EventBridgeSink(clients.events), CloudWatchSink(clients.cloudwatch)
+
+
+def get_runtime() -> EmulatorRuntime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = EmulatorRuntime(EmulatorSettings.from_env(), _ports)
+        return _runtime
+
+
+class AthenaFairshareProvider(ServiceLifecycleHook):  # type: ignore[misc]
+    service = "athena"
+
+    def on_before_stop(self) -> None:
+        get_runtime().stop()
+
+
+def _operation_handler(operation: str) -> Callable[[RequestContext, dict[str, Any]], Response]:
+    def handle(context: RequestContext, request: dict[str, Any]) -> Response:
+        engine = get_runtime().engine(context.account_id, context.region)
+        answer = wire.invoke(engine, operation, request or {})
+        return Response(response=answer.body, status=answer.status, headers=answer.headers)
+
+    return handle
+
+
+def _dispatch_table(provider: AthenaFairshareProvider) -> dict[str, Any]:
+    return {operation: _operation_handler(operation) for operation in wire.OPERATIONS}
+
+
+@aws_provider(api="athena", name="fairshare")  # type: ignore[untyped-decorator]
+def athena_fairshare() -> Service:
+    return Service.for_provider(AthenaFairshareProvider(), dispatch_table_factory=_dispatch_table)
+
+
+def _admin_endpoint(request: Request, route: str = "") -> Response:
+    status, document = get_runtime().admin(request.method, request.path, request.get_data())
+    return Response.for_json(document, status=status)
+
+
+@hooks.on_infra_start()  # type: ignore[untyped-decorator]
+def register_admin_routes() -> None:
+    ROUTER.add(f"{ADMIN_PREFIX}/<path:route>", endpoint=_admin_endpoint, methods=["GET", "POST", "PUT"])
+    LOG.info("Athena emulator admin API at %s/{config,state,catalog,reset}", ADMIN_PREFIX)
