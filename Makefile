@@ -38,6 +38,71 @@ $(TF_RC):
 
 tf-rc: $(TF_RC) ## write the Terraform CLI config that points at the offline provider mirror
 
+# --- Terraform checks (make tf-check): fmt, validate and tests of every module and stage root, checkov.
+TF_MODULE_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard terraform/modules/*/main.tf))))
+TF_STAGE_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard terraform/stages/*/main.tf))))
+TF_ROOTS := $(TF_MODULE_DIRS) $(TF_STAGE_DIRS)
+TF_TEST_ROOTS := $(patsubst %/tests/,%,$(sort $(dir $(wildcard terraform/*/*/tests/*.tftest.hcl))))
+TF_TEST_JOBS ?= 2
+TF_PLUGIN_CACHE := $(BUILD)/tf-plugin-cache
+LAMBDA_ZIP := $(BUILD)/lambda/fairshare.zip
+LOCALSTACK_ENDPOINT ?= http://127.0.0.1:4566
+STAGE ?=
+
+.PHONY: tf-fmt tf-init tf-validate tf-test checkov plan tf-check
+
+tf-fmt: ## terraform fmt -check over terraform/
+	terraform fmt -check -recursive -diff terraform
+
+# Stage roots keep their committed .terraform.lock.hcl (readonly); module roots are only tested.
+tf-init: $(TF_RC)
+	@mkdir -p $(TF_PLUGIN_CACHE)
+	@for d in $(TF_ROOTS); do \
+	  lock=""; case $$d in terraform/stages/*) lock="-lockfile=readonly";; esac; \
+	  TF_PLUGIN_CACHE_DIR=$(TF_PLUGIN_CACHE) terraform -chdir=$$d init -backend=false -input=false -no-color $$lock > $(BUILD)/tf-init.log 2>&1 \
+	    || { cat $(BUILD)/tf-init.log; echo "error: terraform init failed in $$d" >&2; exit 1; }; \
+	done; echo "init: $(words $(TF_ROOTS)) roots"
+
+tf-validate: tf-init ## terraform validate of every module and stage root
+	@for d in $(TF_ROOTS); do \
+	  terraform -chdir=$$d validate -no-color > $(BUILD)/tf-validate.log 2>&1 \
+	    || { cat $(BUILD)/tf-validate.log; echo "error: terraform validate failed in $$d" >&2; exit 1; }; \
+	done; echo "validate: $(words $(TF_ROOTS)) roots valid"
+
+tf-test: tf-init ## terraform test (plan-mode, mocked provider) of every module and stage root
+	@mkdir -p $(BUILD)/tf-test
+	@printf '%s\n' $(TF_TEST_ROOTS) | xargs -P $(TF_TEST_JOBS) -I{} sh -c '\
+	  d={}; log=$(BUILD)/tf-test/$$(echo $$d | tr / _).log; start=$$(date +%s); \
+	  if terraform -chdir=$$d test -no-color > $$log 2>&1; then \
+	    echo "test $$d: $$(grep -E "^Success!" $$log) ($$(( $$(date +%s) - start )) s)"; \
+	  else cat $$log; echo "error: terraform test failed in $$d" >&2; exit 1; fi'
+
+checkov: ## checkov over terraform/ (own venv .venv-checkov, checkov==3.3.30, offline); 0 failed checks
+	PYTHON311=$(PYTHON311) scripts/checkov.sh $(ROOT)/terraform
+
+tf-check: tf-fmt tf-validate tf-test checkov ## all Terraform checks: fmt, validate, tests, checkov
+
+# A real stage plans against its S3 backend with the operator's credentials (see terraform/README.md).
+# The local stage plans against LocalStack when it answers, else shows the mocked plan of its test.
+plan: $(TF_RC) ## terraform plan of one stage: make plan STAGE=dev|stg|prod|local
+	@if [ -z "$(STAGE)" ] || [ ! -f terraform/stages/$(STAGE)/main.tf ]; then \
+	  echo "usage: make plan STAGE=<$(subst $(eval) ,|,$(notdir $(TF_STAGE_DIRS)))>" >&2; exit 2; fi
+	@mkdir -p $(TF_PLUGIN_CACHE) $(BUILD)/tfplan
+	@if [ "$(STAGE)" = local ] && ! curl -fsS -m 3 -o /dev/null $(LOCALSTACK_ENDPOINT)/_localstack/health; then \
+	  echo "LocalStack does not answer on $(LOCALSTACK_ENDPOINT): mocked plan of the local stage (nothing is called)"; \
+	  TF_PLUGIN_CACHE_DIR=$(TF_PLUGIN_CACHE) terraform -chdir=terraform/stages/local init -backend=false -input=false -no-color -lockfile=readonly > /dev/null; \
+	  terraform -chdir=terraform/stages/local test -verbose -no-color -filter=tests/stage.tftest.hcl -run=plans_with_the_stage_tenants > $(BUILD)/tfplan/local.mocked.txt; \
+	  grep -E '^\s+# .* will be created' $(BUILD)/tfplan/local.mocked.txt | sed -E 's/^\s+# //; s/ will be created//' | sort -u > $(BUILD)/tfplan/local.mocked.resources; \
+	  sed -E 's/^module\.platform\.module\.([a-z_]+)\..*/\1/; s/^module\.platform\.[a-z_]+\..*/platform/' $(BUILD)/tfplan/local.mocked.resources | sort | uniq -c; \
+	  echo "Plan (mocked): $$(wc -l < $(BUILD)/tfplan/local.mocked.resources) to add; details in .build/tfplan/local.mocked.txt"; \
+	  exit 0; fi; \
+	if [ -f scripts/package_lambdas.py ]; then $(MAKE) -s venv && $(PY) scripts/package_lambdas.py; fi; \
+	test -f $(LAMBDA_ZIP) || { echo "error: $(LAMBDA_ZIP) is missing (scripts/package_lambdas.py builds it)" >&2; exit 1; }; \
+	if [ "$(STAGE)" = local ]; then mkdir -p .localstack; backend="-backend-config=path=$(ROOT)/.localstack/terraform.tfstate"; \
+	else backend="-backend-config=backend.hcl"; fi; \
+	TF_PLUGIN_CACHE_DIR=$(TF_PLUGIN_CACHE) terraform -chdir=terraform/stages/$(STAGE) init -reconfigure -input=false -lockfile=readonly $$backend; \
+	terraform -chdir=terraform/stages/$(STAGE) plan -input=false -out=$(BUILD)/tfplan/$(STAGE).tfplan
+
 lint: venv ## ruff (lint and format check)
 	$(VENV)/bin/ruff check lambda_src scripts tests localstack
 	$(VENV)/bin/ruff format --check lambda_src scripts tests localstack

@@ -44,6 +44,10 @@ resource "aws_api_gateway_rest_api" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_api_gateway_resource" "queries" {
@@ -126,9 +130,10 @@ resource "aws_api_gateway_deployment" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "access" {
-  #checkov:skip=CKV_AWS_158:Access logs carry request ids, key ids and statuses, no query text; AWS-managed encryption at rest applies.
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; the stage key is used when var.kms_key_arn is set (its policy must allow logs.<region>.amazonaws.com).
   name              = "/aws/apigateway/${local.name}/access"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
   tags              = var.tags
 }
 

@@ -74,6 +74,12 @@ variable "log_retention_days" {
   }
 }
 
+variable "kms_key_arn" {
+  description = "KMS key of the access log group; null uses CloudWatch Logs' default encryption."
+  type        = string
+  default     = null
+}
+
 variable "xray_tracing" {
   description = "Enable X-Ray tracing on the API stage."
   type        = bool

@@ -148,11 +148,12 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "fn" {
-  #checkov:skip=CKV_AWS_158:Logs hold no query text or results, only ids and statuses; AWS-managed encryption at rest applies.
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; the stage key is used when var.kms_key_arn is set (its policy must allow logs.<region>.amazonaws.com).
   for_each = local.handlers
 
   name              = "/aws/lambda/${local.function_name[each.key]}"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
   tags              = var.tags
 }
 

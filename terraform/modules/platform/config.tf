@@ -54,7 +54,6 @@ locals {
 }
 
 resource "aws_s3_object" "config" {
-  #checkov:skip=CKV_AWS_186:The object inherits the bucket's default encryption (SSE-S3, or the stage key when kms_key_arn is set).
   bucket       = module.workgroups.bucket_name
   key          = local.config_object_key
   content      = jsonencode(local.config_document)

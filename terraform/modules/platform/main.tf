@@ -107,6 +107,7 @@ module "api" {
   function_name       = module.functions.function_names["api"]
   function_invoke_arn = module.functions.invoke_arns["api"]
   log_retention_days  = var.log_retention_days
+  kms_key_arn         = var.kms_key_arn
   tags                = local.tags
 }
 

@@ -1,0 +1,7 @@
+# S3 state of the dev stage, locked with an S3 lock file (no DynamoDB table). Nothing secret here:
+# credentials come from the operator's environment. Replace the example bucket with the state bucket.
+bucket       = "athena-fairshare-tfstate-111111111111"
+key          = "athena-fairshare/dev/terraform.tfstate"
+region       = "us-east-1"
+encrypt      = true
+use_lockfile = true

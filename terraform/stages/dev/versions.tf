@@ -1,0 +1,13 @@
+terraform {
+  required_version = ">= 1.7"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.100"
+    }
+  }
+
+  # Partial configuration: `terraform init -backend-config=backend.hcl` (see terraform/README.md).
+  backend "s3" {}
+}
