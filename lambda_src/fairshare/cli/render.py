@@ -8,12 +8,19 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from rich.console import Console
 from rich.table import Column as Column_
 from rich.table import Table
 
 from fairshare.client import Column, QueryStatus, Row, Usage
 
 _UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
+
+
+def stdout_console() -> Console:
+    """The terminal's width on a terminal; 160 columns on a pipe, where 80 would squeeze ids and times."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(width=160, highlight=False)
 
 
 def human_bytes(value: int | None) -> str:

@@ -128,7 +128,7 @@ def cli(
             )
         return Client(settings.endpoint, settings.api_key, timeout_s=http_timeout)
 
-    state = _Context(factory, Console(stderr=True))
+    state = _Context(factory, Console(stderr=True, soft_wrap=True))
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -140,9 +140,7 @@ def _state(ctx: click.Context) -> _Context:
 
 
 def _out() -> Console:
-    console = Console()
-    # A pipe has no width; 80 columns would squeeze query ids and timestamps out of the tables.
-    return console if console.is_terminal else Console(width=160)
+    return render.stdout_console()
 
 
 def _read_sql(sql: str) -> str:

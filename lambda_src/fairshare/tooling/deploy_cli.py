@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from fairshare.cli.render import stdout_console
 from fairshare.cli.settings import default_config_path
 from fairshare.tooling.deploy import (
     COMMANDS,
@@ -143,5 +144,5 @@ def main(
             table = Table("output", "value")
             for name, value in format_outputs(outputs):
                 table.add_row(name, value)
-            Console().print(table)
+            stdout_console().print(table)
     raise SystemExit(exit_code)

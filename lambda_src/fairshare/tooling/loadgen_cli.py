@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from fairshare.cli.render import stdout_console
 from fairshare.tooling.loadgen import LoadGenerator, LoadPlan, LoadReport, Snapshot, TenantTarget, parse_mix
 
 
@@ -219,7 +220,7 @@ def main(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     with ExitStack() as stack:
         if fake_api:
             from fairshare.tooling.fakeapi import FakeTenantApi, serve
@@ -241,7 +242,7 @@ def main(
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        out = Console(highlight=False)
+        out = stdout_console()
         out.print(report_table(summary))
         out.print(tenant_table(summary))
     raise SystemExit(0 if summary["completion_rate"] == 1.0 else 1)

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fairshare.cli.render import human_bytes, human_ms
+from fairshare.cli.render import human_bytes, human_ms, stdout_console
 from fairshare.config import ConfigError, parse_config
 from fairshare.tooling.usage import (
     ALL_USERS,
@@ -153,7 +153,7 @@ def main(
         raise click.UsageError(str(exc)) from exc
     session = boto3.session.Session(region_name=region or config_region)
     client_args: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         records = list(
             fetch_records(
@@ -179,7 +179,7 @@ def main(
     elif fmt == "csv":
         click.echo(to_csv(rows), nl=False)
     else:
-        Console(width=200 if not Console().is_terminal else None).print(usage_table(rows, first, last))
+        stdout_console().print(usage_table(rows, first, last))
         err.print(f"{len(records)} queries from {table_name}")
     if check is not None:
         err.print(
