@@ -289,6 +289,14 @@ def reset(built: Platform) -> Platform:
     return dataclasses.replace(built, deps=deps, athena=athena, clock=clock, metrics=metrics)
 
 
+@pytest.fixture(scope="module")
+def shared_platform(_moto_stage: Platform) -> Iterator[Platform]:
+    """One platform for a whole module of cases that must write nothing (the bad-input matrix);
+    each case compares what exists before and after it."""
+    with wired(reset(_moto_stage)) as fresh:
+        yield fresh
+
+
 @pytest.fixture
 def platform(_moto_stage: Platform) -> Iterator[Platform]:
     with wired(reset(_moto_stage)) as fresh:

@@ -187,7 +187,10 @@ def test_the_matrix_holds_at_least_forty_cases() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input_is_refused_with_a_4xx_and_nothing_is_written(platform: Platform, case: Case) -> None:
+def test_bad_input_is_refused_with_a_4xx_and_nothing_is_written(
+    shared_platform: Platform, case: Case
+) -> None:
+    platform = shared_platform
     before = _footprint(platform)
     event = api_event(
         case.method,
