@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
+import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,7 +25,8 @@ from fairshare.tooling.loadgen import (
     percentile,
     schedule,
 )
-from fairshare.tooling.loadgen_cli import main, parse_tenants, snapshot_line
+from fairshare.tooling.loadgen_cli import live_table, main, parse_tenants, snapshot_line
+from rich.console import Console
 
 ALPHA, BETA = TenantTarget("alpha", "key-a"), TenantTarget("beta", "key-b")
 
@@ -194,3 +198,49 @@ def test_the_cli_reports_json_and_exits_0_when_all_succeed() -> None:
 def test_the_cli_refuses_bad_plans_with_exit_2(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TENANTCTL_ENDPOINT", raising=False)
     assert CliRunner().invoke(main, args).exit_code == 2
+
+
+def test_snapshots_carry_per_tenant_progress_and_the_apis_usage() -> None:
+    api = FakeTenantApi(api_keys={"key-a": "alpha", "key-b": "beta"}, queue_s=0.05)
+    plan = LoadPlan(
+        tenants=(ALPHA, BETA), rate_per_s=None, burst=3, durations=((0.05, 1),), poll_interval_s=0.05
+    )
+    snapshots: list[Snapshot] = []
+    with serve(api) as url:
+        LoadGenerator(
+            url, plan, on_progress=snapshots.append, progress_interval_s=0.05, watch_usage_s=0.05
+        ).run()
+    last = snapshots[-1]
+    assert {name: (p.planned, p.accepted, p.succeeded) for name, p in last.by_tenant.items()} == {
+        "alpha": (3, 3, 3),
+        "beta": (3, 3, 3),
+    }
+    assert set(last.usage) == {"alpha", "beta"} and last.usage["alpha"].tenant == "alpha"
+    console = Console(width=200, record=True)
+    console.print(live_table(last))
+    text = console.export_text()
+    assert "alpha" in text and "share" in text and "submitted 6/6" in text
+
+
+def test_status_polls_run_in_parallel() -> None:
+    api = FakeTenantApi(api_keys={"key-a": "alpha"}, queue_s=0.0)
+    in_flight = [0, 0]  # now, max
+    lock = threading.Lock()
+    original = api.handle
+
+    def slow_handle(*args: Any) -> Any:
+        if args[0] == "GET":
+            with lock:
+                in_flight[0] += 1
+                in_flight[1] = max(in_flight[1], in_flight[0])
+            time.sleep(0.05)
+            with lock:
+                in_flight[0] -= 1
+        return original(*args)
+
+    api.handle = slow_handle  # type: ignore[method-assign,assignment]
+    plan = LoadPlan(tenants=(ALPHA,), rate_per_s=None, burst=8, durations=((0.3, 1),), poll_interval_s=0.01)
+    with serve(api) as url:
+        summary = LoadGenerator(url, plan).run().as_dict()
+    assert summary["completion_rate"] == 1.0
+    assert in_flight[1] > 1

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from fairshare.client import ApiError, Client, QueryStatus
+from fairshare.client import ApiError, Client, QueryStatus, Usage
 
 DEFAULT_SQL = "SELECT {n} AS n /* fairshare:duration={duration:g} scanned={scanned} */"
 
@@ -149,8 +149,18 @@ class QueryRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TenantProgress:
+    planned: int = 0
+    accepted: int = 0
+    errors: int = 0
+    active: int = 0
+    succeeded: int = 0
+    failed: int = 0  # FAILED or CANCELLED
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Progress for a live view."""
+    """Progress for a live view; `usage` is each tenant's last GET /usage when the generator watches it."""
 
     elapsed_s: float
     planned: int
@@ -160,6 +170,8 @@ class Snapshot:
     active: int
     by_status: Mapping[str, int]
     schedule_lag_s: float
+    by_tenant: Mapping[str, TenantProgress] = field(default_factory=dict)
+    usage: Mapping[str, Usage] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -257,6 +269,7 @@ class LoadGenerator:
         on_progress: Callable[[Snapshot], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         progress_interval_s: float = 0.5,
+        watch_usage_s: float | None = None,
     ) -> None:
         self.plan = plan
         factory = client_factory or (
@@ -272,6 +285,8 @@ class LoadGenerator:
         self._lag_max = 0.0
         self._started = 0.0
         self._submitting = threading.Event()
+        self._watch_usage_s = watch_usage_s
+        self._usage: dict[str, Usage] = {}
 
     def stop(self) -> None:
         """Ask a running `run()` to stop submitting and polling (e.g. on Ctrl-C from another thread)."""
@@ -282,9 +297,12 @@ class LoadGenerator:
         self._records = [QueryRecord(p) for p in planned]
         self._started = self._clock()
         poller = threading.Thread(target=self._poll_until_done, name="loadgen-poll", daemon=True)
+        watcher = threading.Thread(target=self._watch_usage, name="loadgen-usage", daemon=True)
         submitting = self._submitting
         submitting.set()
         poller.start()
+        if self._watch_usage_s is not None:
+            watcher.start()
         last_progress = 0.0
         try:
             with ThreadPoolExecutor(max_workers=self.plan.max_workers, thread_name_prefix="loadgen") as pool:
@@ -307,6 +325,8 @@ class LoadGenerator:
         finally:
             self._stop.set()
             poller.join(timeout=5)
+            if watcher.is_alive():
+                watcher.join(timeout=5)
             for client in self._clients.values():
                 client.close()
         self._emit_progress()
@@ -344,27 +364,43 @@ class LoadGenerator:
         with self._lock:
             return [r for r in self._records if r.query_id and r.final_status is None]
 
+    def _poll_one(self, record: QueryRecord) -> None:
+        assert record.query_id is not None
+        if self._stop.is_set():
+            return
+        try:
+            status: QueryStatus = self._clients[record.planned.tenant.name].status(record.query_id)
+        except ApiError:
+            return  # polling errors are not the tenant's submit errors; try again next round
+        if status.terminal:
+            with self._lock:
+                record.final_status = status.status
+                record.finished_at = self._clock()
+
     def _poll_until_done(self) -> None:
+        """Rounds of GET /queries/{id} for every active query, in parallel (as many as submit workers)."""
         deadline: float | None = None
-        while not self._stop.is_set():
-            if not self._submitting.is_set() and deadline is None:
-                deadline = self._clock() + self.plan.completion_timeout_s
-            pending = self._pending()
-            if deadline is not None and (not pending or self._clock() >= deadline):
-                return
-            for record in pending:
-                if self._stop.is_set():
+        with ThreadPoolExecutor(max_workers=self.plan.max_workers, thread_name_prefix="loadgen-poll") as pool:
+            while not self._stop.is_set():
+                if not self._submitting.is_set() and deadline is None:
+                    deadline = self._clock() + self.plan.completion_timeout_s
+                pending = self._pending()
+                if deadline is not None and (not pending or self._clock() >= deadline):
                     return
-                assert record.query_id is not None
+                list(pool.map(self._poll_one, pending))
+                self._stop.wait(self.plan.poll_interval_s)
+
+    def _watch_usage(self) -> None:
+        assert self._watch_usage_s is not None
+        while not self._stop.is_set():
+            for name, client in self._clients.items():
                 try:
-                    status: QueryStatus = self._clients[record.planned.tenant.name].status(record.query_id)
+                    usage = client.usage()
                 except ApiError:
-                    continue  # polling errors are not the tenant's submit errors; try again next round
-                if status.terminal:
-                    with self._lock:
-                        record.final_status = status.status
-                        record.finished_at = self._clock()
-            self._stop.wait(self.plan.poll_interval_s)
+                    continue
+                with self._lock:
+                    self._usage[name] = usage
+            self._stop.wait(self._watch_usage_s)
 
     def _emit_progress(self) -> None:
         if self._on_progress is None:
@@ -372,7 +408,22 @@ class LoadGenerator:
         with self._lock:
             records = list(self._records)
             lag = self._lag_max
+            usage = dict(self._usage)
         statuses = Counter(r.final_status for r in records if r.final_status)
+        grouped: dict[str, list[QueryRecord]] = defaultdict(list)
+        for record in records:
+            grouped[record.planned.tenant.name].append(record)
+        by_tenant = {
+            name: TenantProgress(
+                planned=len(mine),
+                accepted=sum(1 for r in mine if r.query_id),
+                errors=sum(1 for r in mine if r.error_code),
+                active=sum(1 for r in mine if r.query_id and r.final_status is None),
+                succeeded=sum(1 for r in mine if r.final_status == "SUCCEEDED"),
+                failed=sum(1 for r in mine if r.final_status in ("FAILED", "CANCELLED")),
+            )
+            for name, mine in sorted(grouped.items())
+        }
         self._on_progress(
             Snapshot(
                 elapsed_s=self._clock() - self._started,
@@ -383,5 +434,7 @@ class LoadGenerator:
                 active=sum(1 for r in records if r.query_id and r.final_status is None),
                 by_status=dict(statuses),
                 schedule_lag_s=lag,
+                by_tenant=by_tenant,
+                usage=usage,
             )
         )

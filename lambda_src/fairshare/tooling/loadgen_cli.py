@@ -16,7 +16,14 @@ from rich.live import Live
 from rich.table import Table
 
 from fairshare.cli.render import stdout_console
-from fairshare.tooling.loadgen import LoadGenerator, LoadPlan, LoadReport, Snapshot, TenantTarget, parse_mix
+from fairshare.tooling.loadgen import (
+    LoadGenerator,
+    LoadPlan,
+    LoadReport,
+    Snapshot,
+    TenantTarget,
+    parse_mix,
+)
 
 
 def parse_tenants(
@@ -58,6 +65,51 @@ def snapshot_line(snapshot: Snapshot) -> str:
         + (f"  ({done})" if done else "")
         + (f"  lag {snapshot.schedule_lag_s:.2f}s" if snapshot.schedule_lag_s >= 0.5 else "")
     )
+
+
+def live_table(snapshot: Snapshot) -> Table:
+    """Per tenant: what the API says (weight, running, queued, share) and what this run saw."""
+    table = Table(title=snapshot_line(snapshot), title_justify="left")
+    for name in (
+        "tenant",
+        "weight",
+        "running",
+        "queued",
+        "share",
+        "accepted",
+        "active",
+        "ok",
+        "failed",
+        "errors",
+    ):
+        table.add_column(name, justify="left" if name == "tenant" else "right")
+    for name, progress in snapshot.by_tenant.items():
+        usage = snapshot.usage.get(name)
+        api = (
+            [
+                f"{usage.weight:g}" if usage.weight is not None else "-",
+                str(usage.running),
+                str(usage.queued),
+                "-" if usage.share is None else f"{usage.share:.0%}",
+            ]
+            if usage is not None
+            else ["-"] * 4
+        )
+        table.add_row(
+            name,
+            *api,
+            *(
+                str(v)
+                for v in (
+                    progress.accepted,
+                    progress.active,
+                    progress.succeeded,
+                    progress.failed,
+                    progress.errors,
+                )
+            ),
+        )
+    return table
 
 
 def report_table(report: dict[str, Any]) -> Table:
@@ -164,6 +216,13 @@ def _interrupt_stops(generator: LoadGenerator) -> Iterator[None]:
 )
 @click.option("--workers", type=click.IntRange(min=1, max=512), default=16, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--watch-usage",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="seconds between GET /usage per tenant for the live view (0: off).",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON on stdout.")
 @click.option("--fake-api", is_flag=True, help="run against an in-process fake of the API (no platform).")
 def main(
@@ -182,6 +241,7 @@ def main(
     poll_interval: float,
     workers: int,
     seed: int,
+    watch_usage: float,
     as_json: bool,
     fake_api: bool,
 ) -> None:
@@ -231,11 +291,16 @@ def main(
             raise click.UsageError("no endpoint: give --endpoint (or $TENANTCTL_ENDPOINT), or --fake-api")
         live = stack.enter_context(Live(console=console, refresh_per_second=4, transient=True))
 
+        last_line = [0.0]
+
         def on_progress(snapshot: Snapshot) -> None:
             if console.is_terminal:
-                live.update(snapshot_line(snapshot))
+                live.update(live_table(snapshot))
+            elif snapshot.elapsed_s - last_line[0] >= 5:
+                last_line[0] = snapshot.elapsed_s
+                console.print(snapshot_line(snapshot))
 
-        generator = LoadGenerator(endpoint, plan, on_progress=on_progress)
+        generator = LoadGenerator(endpoint, plan, on_progress=on_progress, watch_usage_s=watch_usage or None)
         stack.enter_context(_interrupt_stops(generator))
         report: LoadReport = generator.run()
     summary = report.as_dict()
