@@ -29,7 +29,7 @@ from fairshare.simulation import (
     load_scenario,
     simulate,
 )
-from fairshare.simulation.report import checks_table, live_board, policy_table, tenant_table
+from fairshare.simulation.report import checks_table, live_board, policy_table, tenant_table, timeline_table
 from fairshare.simulation.targets import evaluate
 from rich.console import Console
 from rich.live import Live
@@ -58,7 +58,7 @@ def _policies(value: str) -> list[PolicyName]:
 
 
 def _run_live(
-    scenario: Scenario, policies: list[PolicyName], speed: float, console: Console
+    scenario: Scenario, policies: list[PolicyName], speed: float, console: Console, timeline_s: float | None
 ) -> dict[str, Any]:
     """Run with a live board during the fairshare run, paced at `speed` simulated seconds per second."""
     observe_every_s = max(0.1, speed / 10.0)
@@ -71,7 +71,9 @@ def _run_live(
                 time.sleep(delay)
             live.update(live_board(view, scenario.name))
 
-        return simulate(scenario, policies, observer=observe, observe_every_s=observe_every_s)
+        return simulate(
+            scenario, policies, observer=observe, observe_every_s=observe_every_s, timeline_s=timeline_s
+        )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,9 +86,17 @@ def _run_live(
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document to stdout instead of tables")
 @click.option("--live", is_flag=True, help="show a live board during the fairshare run")
 @click.option(
+    "--timeline",
+    "timeline_s",
+    type=click.FloatRange(min=1.0),
+    help="also report DML utilization per bucket of this many seconds",
+)
+@click.option(
     "--speed", default=50.0, show_default=True, type=click.FloatRange(min=0.1), help="sim-seconds per second"
 )
-def main(scenario_arg: str, policies_arg: str, as_json: bool, live: bool, speed: float) -> None:
+def main(
+    scenario_arg: str, policies_arg: str, as_json: bool, live: bool, timeline_s: float | None, speed: float
+) -> None:
     """Compare admission policies on the same arrivals of Athena's quota."""
     policies = _policies(policies_arg)
     if live and as_json:
@@ -103,9 +113,9 @@ def main(scenario_arg: str, policies_arg: str, as_json: bool, live: bool, speed:
     results = []
     for scenario in scenarios:
         if live:
-            results.append(_run_live(scenario, policies, speed, console))
+            results.append(_run_live(scenario, policies, speed, console, timeline_s))
         else:
-            results.append(simulate(scenario, policies))
+            results.append(simulate(scenario, policies, timeline_s=timeline_s))
     checks = evaluate(
         results,
         durations={scenario.name: scenario.duration_s for scenario in scenarios},
@@ -123,6 +133,8 @@ def main(scenario_arg: str, policies_arg: str, as_json: bool, live: bool, speed:
     for result in results:
         console.print(policy_table(result))
         console.print(tenant_table(result))
+        if timeline_s is not None:
+            console.print(timeline_table(result))
     if checks:
         console.print(checks_table(checks))
 

@@ -295,3 +295,22 @@ def test_bench_reports_decisions_per_second() -> None:
     assert result.exit_code == 0, result.output
     assert "admission decisions per second" in result.output
     assert "queued at the end" in result.output and "400" in result.output
+
+
+def test_the_utilization_timeline_shows_the_limit_recovering_after_foreign_load() -> None:
+    foreign = scenario(duration_s=300, foreign_load=[{"start_s": 50, "end_s": 100, "active": 8}])
+    foreign = parse_scenario(
+        foreign.model_dump(mode="json")
+        | {
+            "tenants": {
+                "a": tenant(arrivals=[{"kind": "poisson", "rate_per_s": 4, "start_s": 0, "end_s": 300}])
+            }
+        }
+    )
+    timeline = Simulation(foreign, "fairshare", timeline_s=50).run()["utilization_timeline"]
+    assert timeline["bucket_s"] == 50 and len(timeline["values"]) == 6
+    before, during, after = timeline["values"][0], timeline["values"][1], timeline["values"][2]
+    assert before == pytest.approx(10 / 10.5, abs=0.05)
+    # after the load left, the effective limit climbs back one slot per 10 s: slots stay unused
+    assert after < before - 0.05
+    assert during is not None and timeline["values"][-1] == pytest.approx(10 / 10.5, abs=0.05)

@@ -266,6 +266,7 @@ class Simulation:
         jobs: Sequence[Job] | None = None,
         observer: Observer | None = None,
         observe_every_s: float = 1.0,
+        timeline_s: float | None = None,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
@@ -304,7 +305,7 @@ class Simulation:
         else:
             self.ordering = None
 
-        self.recorder = Recorder(self._tenants, {pool: scenario.limit(pool) for pool in POOLS})
+        self.recorder = Recorder(self._tenants, {pool: scenario.limit(pool) for pool in POOLS}, timeline_s)
         for pool in POOLS:
             self.recorder.on_effective_limit(pool, self.limits[pool].slots)
         self._events: list[tuple[float, int, int, Any]] = []
@@ -544,6 +545,7 @@ def simulate(
     observer: Observer | None = None,
     observe_every_s: float = 1.0,
     observed_policy: PolicyName = "fairshare",
+    timeline_s: float | None = None,
 ) -> dict[str, Any]:
     """Run each policy on the same arrivals; returns `{"scenario": name, "policies": {name: metrics}}`."""
     jobs = generate_jobs(scenario)
@@ -555,6 +557,7 @@ def simulate(
             jobs=jobs,
             observer=observer if policy == observed_policy else None,
             observe_every_s=observe_every_s,
+            timeline_s=timeline_s,
         )
         results[policy] = simulation.run()
     return {"scenario": scenario.name, "policies": results}

@@ -23,6 +23,8 @@ Time-weighted quantities are integrated exactly between events (the state is pie
 - `throttles_per_1000_starts`: TooManyRequests answers per 1,000 StartQueryExecution calls.
 - `max_active`: the most of our queries ever active in Athena in the pool at once; `limit` is the
   pool's `quota - headroom`.
+- `utilization_timeline` (only when asked for, `timeline_s`): the DML utilization as above, per
+  consecutive bucket of `timeline_s` seconds (null for a bucket in which nothing of ours waited).
 """
 
 from __future__ import annotations
@@ -83,9 +85,14 @@ class _PoolTally:
 class Recorder:
     """Integrates the simulated state between events and keeps per-query outcomes."""
 
-    def __init__(self, tenants: Sequence[str], limits: Mapping[PoolName, int]) -> None:
+    def __init__(
+        self, tenants: Sequence[str], limits: Mapping[PoolName, int], timeline_s: float | None = None
+    ) -> None:
         self._tenants = list(tenants)
         self._last = 0.0
+        self._timeline_s = timeline_s
+        # DML, per timeline bucket: [integral of our active, integral of available slots]
+        self._timeline: dict[int, list[float]] = {}
         self.pools: dict[PoolName, _PoolTally] = {pool: _PoolTally(limit=limits[pool]) for pool in POOLS}
         self._current: _Interval | None = None
         self._best: _Interval | None = None
@@ -116,6 +123,8 @@ class Recorder:
                 tally.waiting_s += dt
                 tally.active_integral += ours[pool] * dt
                 tally.available_integral += available[pool] * dt
+        if self._timeline_s is not None and waiting_by_pool["DML"] > 0:
+            self._add_to_timeline(now - dt, now, ours["DML"], available["DML"])
         for tenant in self._tenants:
             self.slot_seconds_total[tenant] += running_by_tenant[tenant] * dt
         if any(waiting_by_pool[pool] > 0 for pool in POOLS):
@@ -133,6 +142,16 @@ class Recorder:
                     current.backlogged_s[tenant] += dt
         else:
             self._close_interval()
+
+    def _add_to_timeline(self, start: float, end: float, active: int, available: int) -> None:
+        assert self._timeline_s is not None
+        while start < end:
+            bucket = int(start // self._timeline_s)
+            upto = min(end, (bucket + 1) * self._timeline_s)
+            sums = self._timeline.setdefault(bucket, [0.0, 0.0])
+            sums[0] += active * (upto - start)
+            sums[1] += available * (upto - start)
+            start = upto
 
     def _close_interval(self) -> None:
         if self._current is not None and (self._best is None or self._current.length > self._best.length):
@@ -208,6 +227,14 @@ class Recorder:
             }
         jain = jain_index([window.slot_seconds[tenant] / weights[tenant] for tenant in backlogged])
         dml = pools["DML"]
+        timeline: dict[str, Any] = {}
+        if self._timeline_s is not None:
+            buckets = math.ceil(end / self._timeline_s)
+            values = []
+            for bucket in range(buckets):
+                sums = self._timeline.get(bucket)
+                values.append(None if sums is None or sums[1] <= 0 else _ratio(sums[0], sums[1]))
+            timeline = {"utilization_timeline": {"bucket_s": self._timeline_s, "values": values}}
         return {
             "limit": dml["limit"],
             "max_active": dml["max_active"],
@@ -223,6 +250,7 @@ class Recorder:
             "saturated_window_s": [round(window.start, 3), round(window.start + window.length, 3)],
             "pools": pools,
             "tenants": tenants,
+            **timeline,
         }
 
 

@@ -68,6 +68,23 @@ def tenant_table(document: Mapping[str, Any]) -> Table:
     return table
 
 
+def timeline_table(document: Mapping[str, Any]) -> Table:
+    """DML utilization per time bucket, one row per policy ('-': nothing of ours waited)."""
+    policies: Mapping[str, Any] = document["policies"]
+    first = next(iter(policies.values()))["utilization_timeline"]
+    bucket_s = first["bucket_s"]
+    table = Table(
+        title=f"scenario {document['scenario']}: DML utilization per {bucket_s:g} s", title_justify="left"
+    )
+    table.add_column("policy")
+    for index in range(len(first["values"])):
+        table.add_column(f"{index * bucket_s:g}", justify="right")
+    for policy, metrics in policies.items():
+        values = metrics["utilization_timeline"]["values"]
+        table.add_row(policy, *("-" if value is None else f"{value:.2f}" for value in values))
+    return table
+
+
 def checks_table(checks: Sequence[Check]) -> Table:
     table = Table(title="targets (issue 2, section 3)", title_justify="left")
     table.add_column("check")
