@@ -70,7 +70,7 @@ tf-validate: tf-init ## terraform validate of every module and stage root
 	    || { cat $(BUILD)/tf-validate.log; echo "error: terraform validate failed in $$d" >&2; exit 1; }; \
 	done; echo "validate: $(words $(TF_ROOTS)) roots valid"
 
-tf-test: tf-init ## terraform test (plan-mode, mocked provider) of every module and stage root
+tf-test: tf-init venv ## terraform test (plan-mode, mocked provider) of every module and stage root
 	@mkdir -p $(BUILD)/tf-test
 	@printf '%s\n' $(TF_TEST_ROOTS) | xargs -P $(TF_TEST_JOBS) -I{} sh -c '\
 	  d={}; log=$(BUILD)/tf-test/$$(echo $$d | tr / _).log; start=$$(date +%s); \

@@ -130,6 +130,26 @@ run "base" {
   }
 }
 
+# The rendered document must pass the Lambdas' own validation (pydantic, unknown keys rejected).
+run "config_document_passes_the_lambdas_validation" {
+  command = apply
+
+  module {
+    source = "./tests/validate_config"
+  }
+
+  variables {
+    config_document = run.base.config_document
+    python          = "../../../.venv/bin/python"
+    pythonpath      = "../../../lambda_src"
+  }
+
+  assert {
+    condition     = jsondecode(output.document).tenants["finance"].budget_action == "reject"
+    error_message = "the validated document must be the platform's"
+  }
+}
+
 # The mock provider cannot say whether a change would replace a resource (it never runs the real
 # provider's plan), so this checks identities: every stage-wide name and every existing tenant's ids stay
 # the same, and the tenant-keyed sets grow by exactly the new tenant.
