@@ -32,6 +32,7 @@ def env(endpoint: str, tmp_path: Path) -> dict[str, str]:
         "TENANTCTL_API_KEY": "key-a",
         "TENANTCTL_CONFIG": str(tmp_path / "absent.toml"),
         "TENANTCTL_PROFILE": "",
+        "TENANTCTL_POLL_INTERVAL": "0.02",
     }
 
 

@@ -178,7 +178,8 @@ def test_tenants_come_from_flags_and_a_file(tmp_path: Path) -> None:
 
 
 def test_the_cli_reports_json_and_exits_0_when_all_succeed() -> None:
-    args = ["--fake-api", "--tenant", "alpha=ka", "--burst", "3", "--mix", "0.05", "--json"]
+    args = ["--fake-api", "--tenant", "alpha=ka", "--burst", "3", "--mix", "0.05", "--poll-interval", "0.05"]
+    args.append("--json")
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

@@ -57,10 +57,11 @@ class WaitTimedOut(CliError):
 
 
 class _Context:
-    def __init__(self, factory: Callable[[], Client], stderr: Console) -> None:
+    def __init__(self, factory: Callable[[], Client], stderr: Console, poll_interval_s: float) -> None:
         self._factory = factory
         self._client: Client | None = None
         self.stderr = stderr
+        self.poll_interval_s = poll_interval_s
 
     @property
     def client(self) -> Client:
@@ -106,6 +107,14 @@ class _Group(click.Group):
     show_default=True,
     help="seconds per HTTP request.",
 )
+@click.option(
+    "--poll-interval",
+    envvar="TENANTCTL_POLL_INTERVAL",
+    type=click.FloatRange(min=0.01),
+    default=0.5,
+    show_default=True,
+    help="first pause between status polls while waiting (then x1.5 up to 5 s).",
+)
 @click.version_option(package_name="athena-fairshare", prog_name="tenantctl")
 @click.pass_context
 def cli(
@@ -115,6 +124,7 @@ def cli(
     profile: str | None,
     config_path: Path | None,
     http_timeout: float,
+    poll_interval: float,
 ) -> None:
     """Submit Athena queries to the fairshare platform and follow them, as one tenant."""
 
@@ -128,7 +138,7 @@ def cli(
             )
         return Client(settings.endpoint, settings.api_key, timeout_s=http_timeout)
 
-    state = _Context(factory, Console(stderr=True, soft_wrap=True))
+    state = _Context(factory, Console(stderr=True, soft_wrap=True), poll_interval)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -165,7 +175,9 @@ def _wait_live(state: _Context, query_id: str, timeout_s: float | None) -> Query
                 elapsed[0] = seconds
                 live.update(render.progress_line(status, seconds))
 
-            final = state.client.wait(query_id, timeout_s=timeout_s, on_update=update)
+            final = state.client.wait(
+                query_id, timeout_s=timeout_s, poll_interval_s=state.poll_interval_s, on_update=update
+            )
         console.print(render.progress_line(final, elapsed[0]), highlight=False)
         return final
     last: list[str] = []
@@ -175,7 +187,9 @@ def _wait_live(state: _Context, query_id: str, timeout_s: float | None) -> Query
             last.append(status.status)
             click.echo(render.progress_line(status, elapsed), err=True)
 
-    return state.client.wait(query_id, timeout_s=timeout_s, on_update=changed)
+    return state.client.wait(
+        query_id, timeout_s=timeout_s, poll_interval_s=state.poll_interval_s, on_update=changed
+    )
 
 
 def _fail_unless_succeeded(final: QueryStatus) -> None:
@@ -445,7 +459,12 @@ def submit_many(
             progress.advance(task)
 
         outcomes = state.client.submit_many(
-            specs, max_workers=concurrency, wait=wait, timeout_s=wait_timeout, on_done=done
+            specs,
+            max_workers=concurrency,
+            wait=wait,
+            timeout_s=wait_timeout,
+            poll_interval_s=state.poll_interval_s,
+            on_done=done,
         )
     rows = [_outcome_row(o) for o in outcomes]
     if as_json:
