@@ -246,6 +246,19 @@ def family(pid: int) -> set[int]:
     return members
 
 
+def strays(settings: Settings) -> set[int]:
+    """Processes still using this state folder (DynamoDB Local's JVM) after their LocalStack died."""
+    marker = str(settings.filesystem_root).encode()
+    found = set()
+    for pid, _, _ in _processes():
+        try:
+            if marker in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(pid)
+        except OSError:
+            continue
+    return found
+
+
 def _alive(pids: set[int]) -> set[int]:
     return {p for p, _, _ in _processes() if p in pids}
 
@@ -325,7 +338,7 @@ def _stop(pid: int, settings: Settings, grace_s: float = 20.0) -> set[int]:
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline and _alive(members):
         time.sleep(0.2)
-    if left := _alive(members | family(pid)):
+    if left := _alive(members | family(pid) | strays(settings)):
         for member in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(member, signal.SIGKILL)
@@ -340,6 +353,12 @@ def down(settings: Settings) -> int:
     pid = _read_pid(settings)
     if pid is None:
         settings.pid_file.unlink(missing_ok=True)
+        if left := strays(settings):
+            for member in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(member, signal.SIGKILL)
+            print(f"LocalStack is not running; killed processes it left behind: {sorted(left)}")
+            return 0
         print("LocalStack is not running")
         return 0
     started = time.monotonic()
