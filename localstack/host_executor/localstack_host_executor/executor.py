@@ -113,6 +113,8 @@ class HostRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc,unused-ignore]
         env["LAMBDA_RUNTIME_DIR"] = str(BOOTSTRAP.parent)
         env["TMPDIR"] = self._tmpdir or tempfile.gettempdir()
         env["PYTHONUNBUFFERED"] = "1"
+        # what Lambda's Python runtime sets (LocalStack's value is meant to be replaced by the runtime)
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{self.function_version.config.runtime}"
         # The function's own variables win, as on Lambda, except the ones that wire the runtime itself.
         for name, value in (self.function_version.config.environment or {}).items():
             if name not in ("LOCALSTACK_RUNTIME_ENDPOINT", "LOCALSTACK_RUNTIME_ID"):
