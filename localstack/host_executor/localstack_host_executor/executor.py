@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -93,12 +94,18 @@ class HostRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc,unused-ignore]
         self._spawn()
         self._wait_ready()
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, timeout_s: float | None = None) -> None:
         future: Future[bool] | None = self.executor_endpoint.startup_future
         if future is None:
             raise LambdaRuntimeException("the executor endpoint was not started")
         try:
-            future.result()
+            future.result(timeout=timeout_s)
+        except FutureTimeout as exc:
+            with self._lock:
+                process, self._process = self._process, None
+            if process is not None:
+                _terminate(process)
+            raise LambdaRuntimeException(f"the runtime did not get ready within {timeout_s:.0f} s") from exc
         except CancelledError as exc:
             # the environment was stopped while starting (startup timeout or function update)
             raise LambdaRuntimeException("execution environment stopped during startup") from exc
@@ -186,7 +193,8 @@ class HostRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc,unused-ignore]
             # The previous runtime ended (a timeout or a crash): initialise a fresh one, as Lambda does.
             self.executor_endpoint.startup_future = Future()
             self._spawn()
-            self._wait_ready()
+            # LocalStack's startup timer covers start() only; a re-initialisation needs its own limit
+            self._wait_ready(timeout_s=float(config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT))
         self._current_request = payload["invoke-id"]
         timeout_s = float(self.function_version.config.timeout)
         backstop = threading.Timer(timeout_s + KILL_GRACE_S, self._kill_hung, args=(payload["invoke-id"],))
