@@ -202,6 +202,9 @@ def localstack_environment(settings: Settings) -> dict[str, str]:
             "HOST_EXECUTOR_PYTHONS": json.dumps(lambda_pythons()),
         }
     )
+    # Idle Lambda processes go after 2 minutes, not Lambda's 10: a burst of concurrent invokes here leaves one
+    # process (about 85 MB with Powertools) per concurrent environment on a small machine.
+    env.setdefault("LAMBDA_KEEPALIVE_MS", "120000")
     if (ROOT / "localstack" / "athena_emulator" / "pyproject.toml").is_file():
         env.setdefault("PROVIDER_OVERRIDE_ATHENA", "fairshare")
     return env

@@ -34,6 +34,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
     monkeypatch.setenv("LOCALSTACK_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("LOCALSTACK_VENV", str(tmp_path / "no-venv"))
     monkeypatch.setenv("PYTHONPATH", "/somewhere/that/would/shadow/localstack")
+    monkeypatch.delenv("LAMBDA_KEEPALIVE_MS", raising=False)
     return ctl.Settings.from_env()
 
 
@@ -66,10 +67,16 @@ def test_localstack_gets_the_host_mode_environment_on_its_port_without_pythonpat
     }
     assert {name: env.get(name) for name in expected} == expected
     assert "PYTHONPATH" not in env
+    assert env["LAMBDA_KEEPALIVE_MS"] == "120000"
     pythons = json.loads(env["HOST_EXECUTOR_PYTHONS"])
     assert isinstance(pythons, dict) and all(Path(path).is_file() for path in pythons.values())
     if (ctl.ROOT / "localstack" / "athena_emulator" / "pyproject.toml").is_file():
         assert env["PROVIDER_OVERRIDE_ATHENA"] == "fairshare"
+
+
+def test_a_keepalive_set_by_the_caller_is_kept(settings: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAMBDA_KEEPALIVE_MS", "600000")
+    assert ctl.localstack_environment(settings)["LAMBDA_KEEPALIVE_MS"] == "600000"
 
 
 def test_up_without_the_venv_says_how_to_create_it(settings: object) -> None:
