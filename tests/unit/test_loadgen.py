@@ -240,8 +240,29 @@ def test_status_polls_run_in_parallel() -> None:
         return original(*args)
 
     api.handle = slow_handle  # type: ignore[method-assign,assignment]
-    plan = LoadPlan(tenants=(ALPHA,), rate_per_s=None, burst=8, durations=((0.3, 1),), poll_interval_s=0.01)
+    plan = LoadPlan(
+        tenants=(ALPHA,),
+        rate_per_s=None,
+        burst=8,
+        durations=((0.3, 1),),
+        poll_interval_s=0.01,
+        poll_mode="get",
+    )
     with serve(api) as url:
         summary = LoadGenerator(url, plan).run().as_dict()
     assert summary["completion_rate"] == 1.0
     assert in_flight[1] > 1
+
+
+def test_list_polling_reads_pages_not_one_query_at_a_time() -> None:
+    api = FakeTenantApi(api_keys={"key-a": "alpha", "key-b": "beta"}, queue_s=0.1)
+    plan = LoadPlan(
+        tenants=(ALPHA, BETA), rate_per_s=None, burst=40, durations=((0.2, 1),), poll_interval_s=0.05
+    )
+    with serve(api) as url:
+        summary = LoadGenerator(url, plan).run().as_dict()
+    assert summary["completion_rate"] == 1.0
+    lists = sum(1 for method, path, _ in api.requests_seen if method == "GET" and path == "/queries")
+    singles = sum(1 for method, path, _ in api.requests_seen if method == "GET" and path.count("/") == 2)
+    assert lists > 0
+    assert singles < 20  # GET mode needs about 280 here: one per active query and round

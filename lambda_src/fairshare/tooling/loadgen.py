@@ -16,9 +16,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from fairshare.client import ApiError, Client, QueryStatus, Usage
+from fairshare.client import TERMINAL_STATUSES, ApiError, Client, QueryStatus, Usage
 
 DEFAULT_SQL = "SELECT {n} AS n /* fairshare:duration={duration:g} scanned={scanned} */"
 
@@ -72,6 +72,9 @@ class LoadPlan:
     database: str | None = None
     completion_timeout_s: float = 120.0  # after the last submission
     poll_interval_s: float = 1.0
+    # "list": one GET /queries page per 100 queries of the run per tenant and round (light on the API);
+    # "get": one GET /queries/{id} per active query and round.
+    poll_mode: Literal["list", "get"] = "list"
     max_workers: int = 16
     seed: int = 0
     sql_template: str = DEFAULT_SQL
@@ -272,8 +275,9 @@ class LoadGenerator:
         watch_usage_s: float | None = None,
     ) -> None:
         self.plan = plan
+        # Submit workers, poll workers and the usage watcher share each tenant's connection pool.
         factory = client_factory or (
-            lambda url, key: Client(url, key, retries=0, timeout_s=30.0, pool_size=plan.max_workers)
+            lambda url, key: Client(url, key, retries=0, timeout_s=30.0, pool_size=2 * plan.max_workers + 2)
         )
         self._clients = {t.name: factory(endpoint, t.api_key) for t in plan.tenants}
         self._on_progress = on_progress
@@ -296,6 +300,7 @@ class LoadGenerator:
         planned = schedule(self.plan)
         self._records = [QueryRecord(p) for p in planned]
         self._started = self._clock()
+        self._started_wall_ms = int(time.time() * 1000)
         poller = threading.Thread(target=self._poll_until_done, name="loadgen-poll", daemon=True)
         watcher = threading.Thread(target=self._watch_usage, name="loadgen-usage", daemon=True)
         submitting = self._submitting
@@ -387,8 +392,45 @@ class LoadGenerator:
                 pending = self._pending()
                 if deadline is not None and (not pending or self._clock() >= deadline):
                     return
+                if self.plan.poll_mode == "list":
+                    pending = self._settle_from_lists(pending)
                 list(pool.map(self._poll_one, pending))
                 self._stop.wait(self.plan.poll_interval_s)
+
+    def _settle_from_lists(self, pending: list[QueryRecord]) -> list[QueryRecord]:
+        """Settle what the tenants' lists show as terminal; returns the records still to GET one by one
+        (those not listed yet: the list's index is eventually consistent)."""
+        by_tenant: dict[str, dict[str, QueryRecord]] = defaultdict(dict)
+        for record in pending:
+            assert record.query_id is not None
+            by_tenant[record.planned.tenant.name][record.query_id] = record
+        unseen: list[QueryRecord] = []
+        # Queries older than the run (with a margin for clock skew) cannot be this run's.
+        oldest_ms = self._started_wall_ms - 300_000
+        for tenant, records in by_tenant.items():
+            seen: dict[str, str] = {}
+            page_token: str | None = None
+            try:
+                while not self._stop.is_set():
+                    page = self._clients[tenant].list_page(limit=100, page_token=page_token)
+                    seen.update((q.query_id, q.status) for q in page.queries)
+                    page_token = page.next_page_token
+                    old = any((q.submitted_at or 0) < oldest_ms for q in page.queries)
+                    if not page_token or old or all(query_id in seen for query_id in records):
+                        break
+            except ApiError:
+                unseen.extend(records.values())
+                continue
+            now = self._clock()
+            with self._lock:
+                for query_id, record in records.items():
+                    status = seen.get(query_id)
+                    if status is None:
+                        unseen.append(record)
+                    elif status in TERMINAL_STATUSES:
+                        record.final_status = status
+                        record.finished_at = now
+        return unseen
 
     def _watch_usage(self) -> None:
         assert self._watch_usage_s is not None

@@ -214,6 +214,13 @@ def _interrupt_stops(generator: LoadGenerator) -> Iterator[None]:
     show_default=True,
     help="seconds between status polls of each active query.",
 )
+@click.option(
+    "--poll-mode",
+    type=click.Choice(["list", "get"]),
+    default="list",
+    show_default=True,
+    help="list: GET /queries pages per tenant (light); get: GET /queries/{id} per active query.",
+)
 @click.option("--workers", type=click.IntRange(min=1, max=512), default=16, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -239,6 +246,7 @@ def main(
     database: str,
     completion_timeout: float,
     poll_interval: float,
+    poll_mode: str,
     workers: int,
     seed: int,
     watch_usage: float,
@@ -275,6 +283,7 @@ def main(
             database=database,
             completion_timeout_s=completion_timeout,
             poll_interval_s=poll_interval,
+            poll_mode="get" if poll_mode == "get" else "list",
             max_workers=workers,
             seed=seed,
         )
