@@ -36,7 +36,11 @@ def _skip_reason() -> str | None:
     if not VENV_PYTHON.exists():
         return ".venv-localstack does not exist (make localstack-venv)"
     probe = subprocess.run(
-        [str(VENV_PYTHON), "-c", "import fairshare_athena_emulator.localstack_plugin"],
+        [
+            str(VENV_PYTHON),
+            "-c",
+            "import importlib.util as u; assert u.find_spec('fairshare_athena_emulator')",
+        ],
         capture_output=True,
         check=False,
     )
@@ -48,7 +52,8 @@ def _skip_reason() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(bool(_skip_reason()), reason=_skip_reason() or "")
+_SKIP_REASON = _skip_reason()
+pytestmark = pytest.mark.skipif(_SKIP_REASON is not None, reason=_SKIP_REASON or "")
 
 
 def _get_json(url: str, method: str = "GET", body: Any = None) -> Any:

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,7 @@ class AthenaEngine:
         events: EventSink,
         metrics: MetricSink,
         on_change: Callable[[], None] | None = None,
+        run_in_background: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.account_id = account_id
         self.region = region
@@ -241,6 +243,8 @@ class AthenaEngine:
         self._events = events
         self._metrics = metrics
         self._on_change = on_change or (lambda: None)
+        # Where a query's SQL runs: a worker pool in the server, inline (deterministic) when None.
+        self._run_in_background = run_in_background
         self._random = random.Random(settings.seed)
         self._lock = threading.Lock()
         self._tick_lock = threading.Lock()
@@ -586,7 +590,10 @@ class AthenaEngine:
                     execution.running_at = now
                     self._transition_locked(execution, RUNNING)
             for execution in starting:
-                self._execute(execution)
+                if self._run_in_background is None:
+                    self._execute(execution)
+                else:
+                    self._run_in_background(partial(self._execute_then_wake, execution))
             now = self._clock.time()
             with self._lock:
                 for execution in list(self._live.values()):
@@ -605,9 +612,11 @@ class AthenaEngine:
             return next_deadline
 
     def _next_deadline_locked(self) -> float | None:
+        # A RUNNING query still executing has no deadline: its worker wakes the scheduler when done.
         deadlines = [
             e.submitted_at + e.queue_seconds if e.state == QUEUED else (e.running_at or 0) + e.run_seconds
             for e in self._live.values()
+            if e.state == QUEUED or e.executed
         ]
         if self._live and self._last_usage_emit is not None:
             deadlines.append(self._last_usage_emit + self.settings.usage_metric_interval_seconds)
@@ -685,6 +694,10 @@ class AthenaEngine:
                     LOG.exception("could not put %d metrics to %s", len(data), namespace)
 
     # ----------------------------------------------------------------------------------- execution
+    def _execute_then_wake(self, execution: Execution) -> None:
+        self._execute(execution)
+        self._on_change()
+
     def _execute(self, execution: Execution) -> None:
         """Decide the outcome outside the lock: hints, table lookup, cutoff, DuckDB, result upload."""
         bytes_scanned = 0

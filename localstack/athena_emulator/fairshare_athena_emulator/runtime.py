@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fairshare_athena_emulator.catalog import parse_catalog
@@ -30,8 +31,10 @@ class EmulatorRuntime:
         self._engines: dict[tuple[str, str], AthenaEngine] = {}
         self._lock = threading.Lock()
         self._wake = threading.Condition()
+        self._woken = False  # set by wake(), so a wake-up during a scheduler pass is not lost
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._workers: ThreadPoolExecutor | None = None
 
     def engine(self, account_id: str, region: str) -> AthenaEngine:
         key = (account_id, region)
@@ -48,6 +51,7 @@ class EmulatorRuntime:
                     events,
                     metrics,
                     on_change=self.wake,
+                    run_in_background=self._submit,
                 )
                 self._engines[key] = engine
         self.start()
@@ -58,6 +62,14 @@ class EmulatorRuntime:
             return list(self._engines.values())
 
     # ----------------------------------------------------------------------------------- scheduler thread
+    def _submit(self, work: Callable[[], None]) -> object:
+        with self._lock:
+            if self._workers is None:
+                self._workers = ThreadPoolExecutor(
+                    max_workers=self.settings.query_workers, thread_name_prefix="athena-emulator-query"
+                )
+            return self._workers.submit(work)
+
     def start(self) -> None:
         with self._lock:
             if self._thread is not None:
@@ -69,13 +81,17 @@ class EmulatorRuntime:
     def stop(self) -> None:
         with self._lock:
             thread, self._thread = self._thread, None
+            workers, self._workers = self._workers, None
         self._stopped.set()
         self.wake()
         if thread is not None:
             thread.join(timeout=5)
+        if workers is not None:
+            workers.shutdown(wait=True, cancel_futures=True)
 
     def wake(self) -> None:
         with self._wake:
+            self._woken = True
             self._wake.notify_all()
 
     def _loop(self) -> None:
@@ -93,8 +109,9 @@ class EmulatorRuntime:
             if deadlines:
                 sleep = max(0.0, min(sleep, min(deadlines) - self._clock.time()))
             with self._wake:
-                if not self._stopped.is_set() and sleep > 0:
+                if not self._stopped.is_set() and sleep > 0 and not self._woken:
                     self._wake.wait(timeout=sleep)
+                self._woken = False
 
     # ----------------------------------------------------------------------------------- admin API
     def admin(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:

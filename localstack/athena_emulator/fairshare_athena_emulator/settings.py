@@ -32,6 +32,7 @@ class EmulatorSettings:
     catalog_s3_uri: str | None = None
     catalog: dict[str, TableSpec] = field(default_factory=dict)
     seed: int | None = None
+    query_workers: int = 4  # threads that run queries' SQL (read when the first query runs)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
@@ -78,10 +79,12 @@ class EmulatorSettings:
 
     def _parse(self, name: str, value: Any) -> Any:
         try:
-            if name in ("dml_quota", "ddl_quota"):
+            if name in ("dml_quota", "ddl_quota", "query_workers"):
                 number = int(value)
-                if number < 0:
-                    raise SettingsError(f"{name} must be >= 0, got {number}")
+                if number < (1 if name == "query_workers" else 0):
+                    raise SettingsError(
+                        f"{name} must be >= {1 if name == 'query_workers' else 0}, got {number}"
+                    )
                 return number
             if name in (
                 "queue_seconds",

@@ -7,7 +7,9 @@ import decimal
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,18 +76,45 @@ def _csv_line(values: Sequence[str | None]) -> str:
     return ",".join("" if v is None else '"' + v.replace('"', '""') + '"' for v in values) + "\n"
 
 
-def _parse_tree(sql: str) -> dict[str, Any]:
-    with duckdb.connect(":memory:") as con:
-        row = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+# Opening a DuckDB database costs tens of milliseconds; attaching a fresh in-memory catalog to a pooled
+# connection costs a few. Each connection serves one query at a time.
+_idle_connections: list[duckdb.DuckDBPyConnection] = []
+_pool_lock = threading.Lock()
+
+
+@contextmanager
+def _leased_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    with _pool_lock:
+        con = _idle_connections.pop() if _idle_connections else None
+    if con is None:
+        con = duckdb.connect(":memory:", config={"threads": 2})
+    try:
+        yield con
+    finally:
+        try:
+            con.execute("USE memory")
+            con.execute(f"DETACH DATABASE IF EXISTS {CATALOG}")
+        except duckdb.Error:
+            con.close()
+        else:
+            with _pool_lock:
+                _idle_connections.append(con)
+
+
+def _parse_tree(sql: str, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    row = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
     tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True, "error_message": "empty"}
     if tree.get("error"):
         raise QueryFailed(f"SYNTAX_ERROR: {tree.get('error_message', 'cannot parse the statement')}")
+    if len(tree.get("statements") or []) != 1:
+        raise QueryFailed("SYNTAX_ERROR: the query must hold exactly one statement")
     return tree
 
 
 def referenced_tables(sql: str, default_database: str) -> list[TableRef]:
     """The base tables a query reads (CTE names excluded), qualified with the context database."""
-    tree = _parse_tree(sql)
+    with _leased_connection() as con:
+        tree = _parse_tree(sql, con)
     found: list[tuple[str, str]] = []  # (schema as written, table)
     cte_names: set[str] = set()
 
@@ -144,8 +173,8 @@ def run_query(
     tables: Mapping[TableRef, tuple[TableSpec, Sequence[Path]]],
 ) -> ResultTable:
     """Run one SELECT-like statement; each referenced table is a view over its downloaded files."""
-    tree = _parse_tree(sql)
-    with duckdb.connect(":memory:", config={"threads": 2}) as con:
+    with _leased_connection() as con:
+        tree = _parse_tree(sql, con)
         try:
             con.execute(f"ATTACH ':memory:' AS {CATALOG}")
             schemas = {default_database.lower(), *(ref.database for ref in tables)}
