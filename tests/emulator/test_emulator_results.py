@@ -323,3 +323,10 @@ def test_value_text(value: Any, text: str | None) -> None:
 def test_referenced_tables_qualifies_with_the_context_database() -> None:
     refs = referenced_tables("SELECT * FROM a JOIN x.b ON true JOIN awsdatacatalog.y.c ON true", "Ctx")
     assert sorted(r.name for r in refs) == ["ctx.a", "x.b", "y.c"]
+
+
+def test_two_statements_in_one_query_fail(engine: AthenaEngine, clock: FakeClock) -> None:
+    execution_id = _run(engine, clock, "SELECT 1; SELECT 2")
+    described = status(engine, execution_id)["Status"]
+    assert described["State"] == "FAILED"
+    assert described["StateChangeReason"] == "SYNTAX_ERROR: the query must hold exactly one statement"
