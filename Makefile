@@ -65,10 +65,11 @@ tf-init: $(TF_RC)
 	done; echo "init: $(words $(TF_ROOTS)) roots"
 
 tf-validate: tf-init ## terraform validate of every module and stage root
-	@for d in $(TF_ROOTS); do \
-	  terraform -chdir=$$d validate -no-color > $(BUILD)/tf-validate.log 2>&1 \
-	    || { cat $(BUILD)/tf-validate.log; echo "error: terraform validate failed in $$d" >&2; exit 1; }; \
-	done; echo "validate: $(words $(TF_ROOTS)) roots valid"
+	@mkdir -p $(BUILD)/tf-validate
+	@printf '%s\n' $(TF_ROOTS) | xargs -P $(TF_TEST_JOBS) -I{} sh -c '\
+	  d={}; log=$(BUILD)/tf-validate/$$(echo $$d | tr / _).log; \
+	  terraform -chdir=$$d validate -no-color > $$log 2>&1 || { cat $$log; echo "error: terraform validate failed in $$d" >&2; exit 1; }'
+	@echo "validate: $(words $(TF_ROOTS)) roots valid"
 
 tf-test: tf-init venv ## terraform test (plan-mode, mocked provider) of every module and stage root
 	@mkdir -p $(BUILD)/tf-test
