@@ -12,8 +12,8 @@ resource "aws_cloudwatch_event_rule" "dispatcher_tick" {
 resource "aws_cloudwatch_event_target" "dispatcher_tick" {
   rule      = aws_cloudwatch_event_rule.dispatcher_tick.name
   target_id = "dispatcher"
-  arn       = var.dispatcher_function_arn
-  input     = jsonencode({ reason = "tick" })
+  # The scheduled event itself (source aws.events) is what makes the dispatcher reconcile too.
+  arn = var.dispatcher_function_arn
 }
 
 resource "aws_lambda_permission" "dispatcher_tick" {

@@ -30,6 +30,11 @@ run "schedules_target_their_lambdas" {
   }
 
   assert {
+    condition     = aws_cloudwatch_event_target.dispatcher_tick.input == null && aws_cloudwatch_event_target.redrive.input == null
+    error_message = "the schedules must deliver the scheduled event itself (source aws.events): the dispatcher reconciles only then"
+  }
+
+  assert {
     condition     = aws_cloudwatch_event_rule.redrive.schedule_expression == "rate(5 minutes)" && aws_cloudwatch_event_target.redrive.arn == var.redrive_function_arn && aws_lambda_permission.redrive.function_name == "fs-dev-redrive"
     error_message = "the redrive Lambda must run every 5 minutes"
   }
