@@ -23,8 +23,13 @@ SIGNED_BY_ACCOUNT = "AWS4-HMAC-SHA256 Credential=111122223333/20261122/eu-west-1
 
 
 @pytest.fixture
-def server() -> Iterator[EmulatorServer]:
-    store, events, metrics = MemoryStore(), RecordingEvents(), RecordingMetrics()
+def events() -> RecordingEvents:
+    return RecordingEvents()
+
+
+@pytest.fixture
+def server(events: RecordingEvents) -> Iterator[EmulatorServer]:
+    store, metrics = MemoryStore(), RecordingMetrics()
     settings = EmulatorSettings(
         dml_quota=4, ddl_quota=1, queue_seconds=0.05, run_seconds_min=0.1, run_seconds_max=0.1
     )
@@ -210,3 +215,24 @@ def test_account_and_region_come_from_the_signature() -> None:
         "us-west-2",
     )
     assert account_and_region(None) == ("000000000000", "us-east-1")
+
+
+def test_events_are_delivered_in_order_by_the_background_publisher(
+    athena: Any, events: RecordingEvents
+) -> None:
+    execution_ids = [
+        athena.start_query_execution(QueryString=f"SELECT {i}", ResultConfiguration=OUTPUT)[
+            "QueryExecutionId"
+        ]
+        for i in range(3)
+    ]
+    for execution_id in execution_ids:
+        assert _wait_for(athena, execution_id)["Status"]["State"] == "SUCCEEDED"
+    deadline = time.monotonic() + 5
+    while len(events.entries) < 9 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for execution_id in execution_ids:
+        details = [json.loads(str(e["Detail"])) for e in events.entries]
+        mine = [d for d in details if d["queryExecutionId"] == execution_id]
+        assert [d["currentState"] for d in mine] == ["QUEUED", "RUNNING", "SUCCEEDED"]
+        assert [d["sequenceNumber"] for d in mine] == ["1", "2", "3"]

@@ -234,6 +234,7 @@ class AthenaEngine:
         metrics: MetricSink,
         on_change: Callable[[], None] | None = None,
         run_in_background: Callable[[Callable[[], None]], object] | None = None,
+        publish_in_order: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.account_id = account_id
         self.region = region
@@ -245,6 +246,9 @@ class AthenaEngine:
         self._on_change = on_change or (lambda: None)
         # Where a query's SQL runs: a worker pool in the server, inline (deterministic) when None.
         self._run_in_background = run_in_background
+        # Where events and metrics are delivered: one ordered background lane in the server, so slow
+        # PutEvents calls never delay state changes; inline when None.
+        self._publish_in_order = publish_in_order
         self._random = random.Random(settings.seed)
         self._lock = threading.Lock()
         self._tick_lock = threading.Lock()
@@ -608,7 +612,11 @@ class AthenaEngine:
                 events, self._outbox = self._outbox, []
                 metric_data, self._metric_outbox = self._metric_outbox, []
                 next_deadline = self._next_deadline_locked()
-            self._publish(events, metric_data)
+            if events or metric_data:
+                if self._publish_in_order is None:
+                    self._publish(events, metric_data)
+                else:
+                    self._publish_in_order(partial(self._publish, events, metric_data))
             return next_deadline
 
     def _next_deadline_locked(self) -> float | None:

@@ -35,6 +35,7 @@ class EmulatorRuntime:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._workers: ThreadPoolExecutor | None = None
+        self._publisher: ThreadPoolExecutor | None = None
 
     def engine(self, account_id: str, region: str) -> AthenaEngine:
         key = (account_id, region)
@@ -52,6 +53,7 @@ class EmulatorRuntime:
                     metrics,
                     on_change=self.wake,
                     run_in_background=self._submit,
+                    publish_in_order=self._publish,
                 )
                 self._engines[key] = engine
         self.start()
@@ -70,6 +72,14 @@ class EmulatorRuntime:
                 )
             return self._workers.submit(work)
 
+    def _publish(self, delivery: Callable[[], None]) -> object:
+        with self._lock:
+            if self._publisher is None:
+                self._publisher = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="athena-emulator-publish"
+                )
+            return self._publisher.submit(delivery)
+
     def start(self) -> None:
         with self._lock:
             if self._thread is not None:
@@ -82,12 +92,15 @@ class EmulatorRuntime:
         with self._lock:
             thread, self._thread = self._thread, None
             workers, self._workers = self._workers, None
+            publisher, self._publisher = self._publisher, None
         self._stopped.set()
         self.wake()
         if thread is not None:
             thread.join(timeout=5)
         if workers is not None:
             workers.shutdown(wait=True, cancel_futures=True)
+        if publisher is not None:
+            publisher.shutdown(wait=True)  # deliver what is already decided
 
     def wake(self) -> None:
         with self._wake:
