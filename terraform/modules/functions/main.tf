@@ -72,6 +72,8 @@ locals {
       [
         { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
         { Sid = "ConsumeSubmissions", Effect = "Allow", Action = concat(local.sqs_consume_actions, ["sqs:SendMessage"]), Resource = [var.submissions_queue_arn] },
+        # I-8: a query that exhausted its transient retries is parked in the DLQ, where an alarm fires.
+        { Sid = "ParkInDeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.submissions_dlq_arn] },
         {
           Sid      = "AthenaStartAndPoll", Effect = "Allow",
           Action   = ["athena:BatchGetQueryExecution", "athena:GetQueryExecution", "athena:StartQueryExecution", "athena:StopQueryExecution"],
@@ -88,6 +90,10 @@ locals {
       length(var.data_location_arns) == 0 ? [] : [
         { Sid = "ReadDataObjects", Effect = "Allow", Action = ["s3:GetObject"], Resource = local.data_object_arns },
         { Sid = "ListDataBuckets", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = local.data_bucket_arns },
+      ],
+      # Reconciliation and failed starts finish queries, which notifies their tenants.
+      length(var.notify_topic_arns) == 0 ? [] : [
+        { Sid = "NotifyTenants", Effect = "Allow", Action = ["sns:Publish"], Resource = var.notify_topic_arns },
       ],
       length(var.glue_databases) == 0 ? [] : [
         {
@@ -109,11 +115,9 @@ locals {
       ],
     )
     redrive = [
-      {
-        Sid      = "DrainDeadLetters", Effect = "Allow",
-        Action   = concat(local.sqs_consume_actions, ["sqs:ListMessageMoveTasks", "sqs:StartMessageMoveTask"]),
-        Resource = [var.submissions_dlq_arn, var.events_dlq_arn]
-      },
+      # The ledger tells which dead letters still matter (and restarts transiently failed queries).
+      { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
+      { Sid = "DrainDeadLetters", Effect = "Allow", Action = local.sqs_consume_actions, Resource = [var.submissions_dlq_arn, var.events_dlq_arn] },
       { Sid = "RefillSources", Effect = "Allow", Action = ["sqs:GetQueueAttributes", "sqs:SendMessage"], Resource = [var.submissions_queue_arn, var.events_queue_arn] },
     ]
   }

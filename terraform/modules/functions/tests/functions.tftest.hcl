@@ -141,8 +141,8 @@ run "iam_is_least_privilege" {
   }
 
   assert {
-    condition     = one([for s in output.policies["completion"].Statement : s if s.Sid == "NotifyTenants"]).Resource == var.notify_topic_arns && length([for s in output.policies["api"].Statement : s if anytrue([for a in s.Action : startswith(a, "sns:")])]) == 0
-    error_message = "only completion publishes, and only to the tenant topics"
+    condition     = alltrue([for fn in ["completion", "dispatcher"] : one([for s in output.policies[fn].Statement : s if s.Sid == "NotifyTenants"]).Resource == var.notify_topic_arns]) && length([for fn in ["api", "redrive"] : fn if anytrue([for s in output.policies[fn].Statement : anytrue([for a in s.Action : startswith(a, "sns:")])])]) == 0
+    error_message = "completion and the dispatcher (which finishes queries) publish to exactly the tenant topics; api and redrive do not"
   }
 
   assert {
@@ -153,6 +153,25 @@ run "iam_is_least_privilege" {
   assert {
     condition     = alltrue([for fn, p in output.policies : one([for s in p.Statement : s if s.Sid == "WriteOwnLogs"]).Resource == ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fs-dev-${fn}:*"]])
     error_message = "each function writes only to its own log group"
+  }
+}
+
+run "queues_are_reached_by_exactly_their_users" {
+  command = plan
+
+  assert {
+    condition     = toset(flatten([for s in output.policies["redrive"].Statement : s.Resource if anytrue([for a in s.Action : a == "sqs:ReceiveMessage"])])) == toset([var.submissions_dlq_arn, var.events_dlq_arn])
+    error_message = "redrive drains exactly the two DLQs"
+  }
+
+  assert {
+    condition     = toset(flatten([for s in output.policies["dispatcher"].Statement : s.Resource if contains(s.Action, "sqs:SendMessage")])) == toset([var.submissions_queue_arn, var.submissions_dlq_arn])
+    error_message = "the dispatcher sends to the submissions queue and its DLQ only"
+  }
+
+  assert {
+    condition     = length([for fn, p in output.policies : fn if anytrue([for s in p.Statement : contains(s.Action, "sqs:ReceiveMessage") && contains(s.Resource, var.events_queue_arn)])]) == 1 && anytrue([for s in output.policies["completion"].Statement : contains(s.Action, "sqs:ReceiveMessage") && contains(s.Resource, var.events_queue_arn)])
+    error_message = "only completion consumes the athena-events queue"
   }
 }
 
