@@ -222,13 +222,9 @@ resource "aws_lambda_function" "fn" {
     mode = "Active"
   }
 
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.fn[each.key].name
-  }
-
   tags = merge(var.tags, { function = each.key })
 
+  # The log group (named as Lambda's default) must exist first, or Lambda creates one without retention.
   depends_on = [aws_iam_role_policy.fn, aws_cloudwatch_log_group.fn]
 }
 
