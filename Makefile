@@ -78,6 +78,7 @@ tf-test: tf-init venv ## terraform test (plan-mode, mocked provider) of every mo
 	  if terraform -chdir=$$d test -no-color > $$log 2>&1; then \
 	    echo "test $$d: $$(grep -E "^Success!" $$log) ($$(( $$(date +%s) - start )) s)"; \
 	  else cat $$log; echo "error: terraform test failed in $$d" >&2; exit 1; fi'
+	$(PY) -m pytest -q tests/terraform
 
 checkov: ## checkov over terraform/ (own venv .venv-checkov, checkov==3.3.30, offline); 0 failed checks
 	PYTHON311=$(PYTHON311) scripts/checkov.sh $(ROOT)/terraform
