@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -399,3 +401,33 @@ def test_next_deadline_tells_the_scheduler_when_to_wake(engine: AthenaEngine, cl
     assert engine.run_due() is None
     start(engine, "SELECT 1")
     assert engine.run_due() == pytest.approx(clock.now + 1.0)
+
+
+def test_a_delivery_lost_to_a_shut_down_lane_is_scheduled_again(
+    settings: EmulatorSettings,
+    clock: FakeClock,
+    store: MemoryStore,
+    events: RecordingEvents,
+    metrics: RecordingMetrics,
+) -> None:
+    submitted: list[Future[None]] = []
+
+    def lane(work: Callable[[], None]) -> Future[None]:
+        future: Future[None] = Future()
+        if not submitted:
+            future.cancel()  # the first drain is dropped, as by a shut-down executor
+        else:
+            work()
+            future.set_result(None)
+        submitted.append(future)
+        return future
+
+    engine = AthenaEngine(
+        "111122223333", "us-east-1", settings, clock, store, events, metrics, publish_in_order=lane
+    )
+    execution_id = start(engine, "SELECT 1")
+    engine.run_due()
+    assert events.entries == []
+    clock.advance(1.0)
+    engine.run_due()
+    assert [d["currentState"] for d in _details(events, execution_id)] == ["QUEUED", "RUNNING"]

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -234,7 +235,7 @@ class AthenaEngine:
         metrics: MetricSink,
         on_change: Callable[[], None] | None = None,
         run_in_background: Callable[[Callable[[], None]], object] | None = None,
-        publish_in_order: Callable[[Callable[[], None]], object] | None = None,
+        publish_in_order: Callable[[Callable[[], None]], Future[None]] | None = None,
     ) -> None:
         self.account_id = account_id
         self.region = region
@@ -259,6 +260,8 @@ class AthenaEngine:
         self._by_token: dict[str, str] = {}
         self._outbox: list[dict[str, Any]] = []
         self._metric_outbox: list[dict[str, Any]] = []
+        self._drain_scheduled = False
+        self._drain_future: Future[None] | None = None
         self._last_usage_emit: float | None = None
         self._workgroups[PRIMARY] = Workgroup(
             name=PRIMARY,
@@ -609,15 +612,28 @@ class AthenaEngine:
                             execution.state_reason = execution.failure.reason
                         self._finish_locked(execution, terminal, now)
                 self._usage_metrics_locked(now)
-                events, self._outbox = self._outbox, []
-                metric_data, self._metric_outbox = self._metric_outbox, []
                 next_deadline = self._next_deadline_locked()
-            if events or metric_data:
-                if self._publish_in_order is None:
-                    self._publish(events, metric_data)
-                else:
-                    self._publish_in_order(partial(self._publish, events, metric_data))
+                pending = bool(self._outbox or self._metric_outbox)
+                # a cancelled drain (the lane was shut down) must not block deliveries for good
+                lost = self._drain_future is not None and self._drain_future.cancelled()
+                schedule_drain = (
+                    pending and (not self._drain_scheduled or lost) and self._publish_in_order is not None
+                )
+                self._drain_scheduled = self._drain_scheduled or schedule_drain
+            if self._publish_in_order is None:
+                self._drain()
+            elif schedule_drain:
+                self._drain_future = self._publish_in_order(self._drain)
             return next_deadline
+
+    def _drain(self) -> None:
+        """Deliver everything decided so far, batched; one drain at a time keeps events in order."""
+        with self._lock:
+            events, self._outbox = self._outbox, []
+            metric_data, self._metric_outbox = self._metric_outbox, []
+            self._drain_scheduled = False
+        if events or metric_data:
+            self._publish(events, metric_data)
 
     def _next_deadline_locked(self) -> float | None:
         # A RUNNING query still executing has no deadline: its worker wakes the scheduler when done.

@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from fairshare_athena_emulator.catalog import parse_catalog
@@ -72,7 +72,7 @@ class EmulatorRuntime:
                 )
             return self._workers.submit(work)
 
-    def _publish(self, delivery: Callable[[], None]) -> object:
+    def _publish(self, delivery: Callable[[], None]) -> Future[None]:
         with self._lock:
             if self._publisher is None:
                 self._publisher = ThreadPoolExecutor(
@@ -97,10 +97,10 @@ class EmulatorRuntime:
         self.wake()
         if thread is not None:
             thread.join(timeout=5)
-        if workers is not None:
-            workers.shutdown(wait=True, cancel_futures=True)
-        if publisher is not None:
-            publisher.shutdown(wait=True)  # deliver what is already decided
+        # Never block a shutdown on I/O: LocalStack stops its gateway at the same time.
+        for pool in (workers, publisher):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     def wake(self) -> None:
         with self._wake:
