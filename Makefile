@@ -180,12 +180,11 @@ localstack-logs: ## the last lines of .localstack/localstack.log (FOLLOW=1 to fo
 	$(LS_CTL) logs $(if $(FOLLOW),--follow)
 
 # --- Operator and tenant tools: scripts/deploy.py, tenantctl (console script), usage_report.py, loadgen.py.
-STAGE ?= local
 LOADGEN_ARGS ?= --fake-api --tenant alpha=key-alpha --tenant beta=key-beta --rate 10 --duration 10 --mix 0.5:3,2:1
 .PHONY: deploy loadgen usage-report
 
 deploy: venv $(TF_RC) ## Terraform per stage with guard rails: make deploy STAGE=local CMD=plan|apply|output|destroy ARGS=--yes
-	$(PY) scripts/deploy.py $(STAGE) $(or $(CMD),plan) $(ARGS)
+	$(PY) scripts/deploy.py $(or $(STAGE),local) $(or $(CMD),plan) $(ARGS)
 
 loadgen: venv ## load-test a tenant API (LOADGEN_ARGS="--endpoint URL --tenant a=KEY --rate 5"; default: the offline fake API)
 	$(PY) scripts/loadgen.py $(LOADGEN_ARGS)
