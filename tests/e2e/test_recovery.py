@@ -1,0 +1,115 @@
+"""The platform under foreign load, lost events and poison messages: nothing is lost, everything recovers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fairshare.client import Client
+
+from .conftest import hint, wait_all
+
+QUOTA = 20
+
+
+def test_foreign_load_causes_throttles_and_the_platform_recovers_without_losing_queries(
+    clients: dict[str, Client], aws: Callable[[str], Any], emulator: Callable[..., Any]
+) -> None:
+    athena = aws("athena")
+    analytics = clients["analytics"]
+    # Someone outside the platform takes 12 of the 20 slots for 25 s, straight on Athena.
+    foreign = [
+        athena.start_query_execution(QueryString=hint(25.0), WorkGroup="primary")["QueryExecutionId"]
+        for _ in range(12)
+    ]
+    assert emulator("state")["active"]["DML"] >= 12
+    ours = [analytics.submit(hint(2.0), database="default").query_id for _ in range(30)]
+    lowest_limit = QUOTA
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and lowest_limit == QUOTA:
+        lowest_limit = min(lowest_limit, analytics.usage().effective_limit.get("DML", QUOTA))
+        time.sleep(0.5)
+    assert lowest_limit < QUOTA, "a throttle must lower the effective limit (AIMD)"
+    done = wait_all(analytics, ours, timeout_s=300)
+    assert [s.status for s in done.values()].count("SUCCEEDED") == len(ours)
+    for execution_id in foreign:
+        athena.stop_query_execution(QueryExecutionId=execution_id)
+    print(f"\n[e2e] foreign load: effective limit went down to {lowest_limit}, {len(ours)} of ours succeeded")
+
+
+def test_a_lost_completion_event_and_a_poison_message_are_both_recovered(
+    clients: dict[str, Client], aws: Callable[[str], Any], output_value: Callable[[str], Any]
+) -> None:
+    events = aws("events")
+    sqs = aws("sqs")
+    cloudwatch = aws("cloudwatch")
+    lambdas = aws("lambda")
+    queues = output_value("queue_urls")
+    functions = output_value("function_names")
+    rule = next(
+        r["Name"]
+        for r in events.list_rules()["Rules"]
+        if "athena" in r["Name"] and "state" in r["Name"].lower()
+    )
+
+    # A poison message: an "event" the completion handler can never process.
+    sqs.send_message(QueueUrl=queues["athena_events"], MessageBody="{not json")
+
+    # A lost completion event: the state-change rule is off while the query finishes.
+    events.disable_rule(Name=rule)
+    marketing = clients["marketing"]
+    try:
+        lost = marketing.submit(hint(1.0), database="default").query_id
+        athena = aws("athena")
+        deadline = time.monotonic() + 90
+        while True:
+            status = marketing.status(lost)
+            if status.athena_execution_id:
+                state = athena.get_query_execution(QueryExecutionId=status.athena_execution_id)
+                if state["QueryExecution"]["Status"]["State"] == "SUCCEEDED":
+                    break
+            assert time.monotonic() < deadline, f"the query never finished in Athena: {status}"
+            time.sleep(1)
+        assert marketing.status(lost).status == "RUNNING", (
+            "no event arrived, so the ledger still says RUNNING"
+        )
+    finally:
+        events.enable_rule(Name=rule)
+
+    # Reconcile (the dispatcher's tick) finishes the query; the poison lands in the DLQ and its alarm fires.
+    dlq_alarm = next(
+        a["AlarmName"]
+        for a in cloudwatch.describe_alarms()["MetricAlarms"]
+        if any(d.get("Value", "").endswith("athena-events-dlq") for d in a.get("Dimensions", []))
+    )
+    deadline = time.monotonic() + 240
+    reconciled = alarmed = False
+    while not (reconciled and alarmed):
+        reconciled = reconciled or marketing.status(lost).status == "SUCCEEDED"
+        state = cloudwatch.describe_alarms(AlarmNames=[dlq_alarm])["MetricAlarms"][0]["StateValue"]
+        alarmed = alarmed or state == "ALARM"
+        assert time.monotonic() < deadline, f"reconciled={reconciled}, DLQ alarm state={state}"
+        time.sleep(2)
+
+    # Redrive moves the DLQ's messages back to their source queue.
+    depth = int(
+        sqs.get_queue_attributes(
+            QueueUrl=queues["athena_events_dlq"], AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+    )
+    assert depth >= 1
+    answer = lambdas.invoke(
+        FunctionName=functions["redrive"], Payload=json.dumps({"queue": "athena-events", "max_messages": 10})
+    )
+    report = json.loads(answer["Payload"].read() or b"null")
+    assert "FunctionError" not in answer, report
+    print(f"\n[e2e] redrive report: {report}")
+    assert json.dumps(report).count("1") or report, report
+    remaining = int(
+        sqs.get_queue_attributes(
+            QueueUrl=queues["athena_events_dlq"], AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+    )
+    assert remaining < depth, f"redrive left {remaining} of {depth} messages in the DLQ"
