@@ -142,7 +142,7 @@ LS_PLUGINS := localstack/host_executor $(if $(wildcard localstack/athena_emulato
 LS_CTL = env -u PYTHONPATH $(PYTHON311) localstack/ctl.py
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: localstack-venv localstack-up localstack-down localstack-status localstack-logs
+.PHONY: localstack-test localstack-venv localstack-up localstack-down localstack-status localstack-logs
 
 $(LS_VENV)/.stamp: localstack/requirements.txt localstack/host_executor/pyproject.toml $(wildcard localstack/athena_emulator/pyproject.toml)
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (pyenv prefix 3.13.0, or python3.13 on PATH); LocalStack 2026.3 needs it" >&2; exit 1; }
@@ -178,6 +178,9 @@ localstack-status: ## pid, health and memory of the local LocalStack
 
 localstack-logs: ## the last lines of .localstack/localstack.log (FOLLOW=1 to follow)
 	$(LS_CTL) logs $(if $(FOLLOW),--follow)
+
+localstack-test: venv localstack-venv $(TF_RC) ## LocalStack up, apply the local stage, run tests/e2e, destroy, stop
+	$(PY) scripts/localstack_test.py
 
 # --- Operator and tenant tools: scripts/deploy.py, tenantctl (console script), usage_report.py, loadgen.py.
 LOADGEN_ARGS ?= --fake-api --tenant alpha=key-alpha --tenant beta=key-beta --rate 10 --duration 10 --mix 0.5:3,2:1
