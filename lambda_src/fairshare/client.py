@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -521,8 +522,6 @@ def _reason(exc: requests.RequestException) -> str:
 def parse_query_file(lines: Iterable[str], *, database: str | None = None) -> list[QuerySpec]:
     """Queries for `submit-many`: JSON lines (`{"sql", "database", "priority", "client_token"}`) or
     plain SQL statements separated by `;` at the end of a line. `--` comment lines are skipped."""
-    import json
-
     specs: list[QuerySpec] = []
     statement: list[str] = []
     for number, raw in enumerate(lines, start=1):

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -366,8 +368,6 @@ def _backend_path_file(layout: StageLayout) -> Path:
 
 
 def _os_environ() -> dict[str, str]:
-    import os
-
     return dict(os.environ)
 
 
@@ -391,8 +391,6 @@ def terraform_env(
 
 def format_outputs(outputs: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
     """(name, value) pairs for display; sensitive values are masked."""
-    import json
-
     for name in sorted(outputs):
         item = outputs[name]
         if isinstance(item, dict) and item.get("sensitive"):
