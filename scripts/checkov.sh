@@ -2,6 +2,8 @@
 # checkov over terraform/ with 0 failed checks allowed; skips live inline (#checkov:skip=ID:reason).
 # It runs from its own venv (.venv-checkov, pinned), created on first use, and never calls the vendor's API.
 set -euo pipefail
+# The project's PYTHONPATH (exported by the Makefile) must not leak into checkov's own venv.
+unset PYTHONPATH
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="${CHECKOV_VENV:-$ROOT/.venv-checkov}"
