@@ -45,7 +45,7 @@ def test_results_come_back_through_the_presigned_url_and_match_duckdb(
 ) -> None:
     sql = (
         "SELECT vendor, count(*) AS trips, round(sum(fare), 2) AS revenue "
-        "FROM default.trips GROUP BY vendor ORDER BY vendor"
+        "FROM trips GROUP BY vendor ORDER BY vendor"
     )
     analytics = clients["analytics"]
     final = analytics.run(sql, database="default", timeout_s=120)
@@ -65,7 +65,7 @@ def test_results_come_back_through_the_presigned_url_and_match_duckdb(
         local_copy = tmp_path / "trips.csv"
         local_copy.write_bytes(trips_csv())
         db.execute("CREATE TABLE trips AS SELECT * FROM read_csv_auto(?)", [str(local_copy)])
-        expected = db.execute(sql.replace("default.trips", "trips")).fetchall()
+        expected = db.execute(sql).fetchall()
     assert [(r[0], int(r[1]), float(r[2])) for r in rows[1:]] == [
         (v, int(n), float(f)) for v, n, f in expected
     ]

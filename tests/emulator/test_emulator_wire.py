@@ -168,8 +168,15 @@ def test_parallel_starts_through_http_never_exceed_the_quota(server: EmulatorSer
     status, state = _admin(server, "GET", "state")
     assert status == 200
     assert state["active"] == {"DML": 4, "DDL": 0}
+    # every refused start is counted, botocore's own retries of the throttle included
+    assert state["throttled"]["DML"] >= 12 and state["throttled"]["DDL"] == 0, state["throttled"]
     assert state["regions"] == [
-        {"account_id": "111122223333", "region": "eu-west-1", "active": {"DML": 4, "DDL": 0}}
+        {
+            "account_id": "111122223333",
+            "region": "eu-west-1",
+            "active": {"DML": 4, "DDL": 0},
+            "throttled": state["throttled"],
+        }
     ]
 
 

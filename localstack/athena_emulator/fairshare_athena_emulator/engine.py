@@ -245,6 +245,7 @@ class AthenaEngine:
         self._events = events
         self._metrics = metrics
         self._on_change = on_change or (lambda: None)
+        self._throttled = {"DML": 0, "DDL": 0}  # starts refused with TooManyRequestsException
         # Where a query's SQL runs: a worker pool in the server, inline (deterministic) when None.
         self._run_in_background = run_in_background
         # Where events and metrics are delivered: one ordered background lane in the server, so slow
@@ -273,6 +274,10 @@ class AthenaEngine:
     def active_counts(self) -> dict[str, int]:
         with self._lock:
             return self._active_counts_locked()
+
+    def throttled_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._throttled)
 
     def _active_counts_locked(self) -> dict[str, int]:
         counts = {"DML": 0, "DDL": 0}
@@ -416,6 +421,7 @@ class AthenaEngine:
             output = self._output_location(workgroup, params.get("ResultConfiguration") or {})
             quota = self.settings.quota(pool)
             if self._active_counts_locked()[pool] >= quota:
+                self._throttled[pool] += 1
                 raise too_many_requests(pool, quota)
             execution_id = str(uuid.uuid4())
             now = self._clock.time()

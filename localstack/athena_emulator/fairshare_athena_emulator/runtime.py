@@ -160,15 +160,26 @@ class EmulatorRuntime:
 
     def state(self) -> dict[str, Any]:
         active = {"DML": 0, "DDL": 0}
+        throttled = {"DML": 0, "DDL": 0}
         regions: list[dict[str, Any]] = []
         for engine in self.engines():
             counts = engine.active_counts()
-            regions.append({"account_id": engine.account_id, "region": engine.region, "active": counts})
+            refused = engine.throttled_counts()
+            regions.append(
+                {
+                    "account_id": engine.account_id,
+                    "region": engine.region,
+                    "active": counts,
+                    "throttled": refused,
+                }
+            )
             for pool, count in counts.items():
                 active[pool] += count
+                throttled[pool] += refused[pool]
         return {
             "quota": {"DML": self.settings.dml_quota, "DDL": self.settings.ddl_quota},
             "active": active,
+            "throttled": throttled,
             "regions": regions,
             "events_enabled": self.settings.events_enabled,
         }
