@@ -15,6 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fairshare.domain.errors import DependencyUnavailable, QueueFull
+from fairshare.domain.limits import EffectiveLimit
 from fairshare.ports import (
     DuplicateQuery,
     Finalization,
@@ -55,6 +56,11 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 def record_from_item(item: dict[str, Any]) -> QueryRecord:
     plain = _plain(item)
     return QueryRecord(**{k: v for k, v in plain.items() if k in _FIELDS})
+
+
+def _slots(limit_value: float) -> int:
+    """The whole slots of a (fractional, under AIMD) effective limit, as the scheduler counts them."""
+    return EffectiveLimit(limit_value, 0.0).slots
 
 
 def _cancel_reasons(exc: ClientError) -> list[str]:
@@ -298,8 +304,8 @@ class DynamoLedger:
         throttled_at: float | None,
         expected_changed_at: float | None,
     ) -> bool:
-        expression = "SET limit_value = :v, limit_changed_at = :c"
-        values: dict[str, Any] = {"v": value, "c": changed_at}
+        expression = "SET limit_value = :v, limit_slots = :slots, limit_changed_at = :c"
+        values: dict[str, Any] = {"v": value, "slots": _slots(value), "c": changed_at}
         if throttled_at is not None:
             expression += ", last_throttle_at = :t"
             values["t"] = throttled_at
@@ -380,7 +386,10 @@ class DynamoLedger:
         }
 
     def claim(self, record: QueryRecord, pool: str, tenant_cap: int, now_ms: int) -> bool:
-        # I-2: the pool's active count may grow only while below its persisted effective limit.
+        # I-2: the pool's active count may grow only while below its persisted effective limit, in
+        # whole slots: `limit_slots` is floor(limit_value); comparing with a fractional limit_value
+        # (AIMD makes it 38.5) would admit one query over the limit. Pool items written before
+        # `limit_slots` existed fall back to limit_value until their next limit change.
         reasons = self._transact(
             [
                 self._query_update(
@@ -397,8 +406,9 @@ class DynamoLedger:
                 self._pool_update(
                     pool,
                     "ADD #active :one",
-                    "attribute_exists(limit_value) "
-                    "AND (attribute_not_exists(#active) OR #active < limit_value)",
+                    "attribute_exists(limit_value) AND (attribute_not_exists(#active) OR "
+                    "(attribute_exists(limit_slots) AND #active < limit_slots) OR "
+                    "(attribute_not_exists(limit_slots) AND #active < limit_value))",
                     one=1,
                 ),
                 self._tenant_update(
@@ -603,9 +613,10 @@ class DynamoLedger:
             TableName=self._state,
             Key=self._key(f"pool#{pool}"),
             UpdateExpression=(
-                "SET limit_value = :v, limit_changed_at = :c, #active = if_not_exists(#active, :zero)"
+                "SET limit_value = :v, limit_slots = :slots, limit_changed_at = :c, "
+                "#active = if_not_exists(#active, :zero)"
             ),
             ConditionExpression="attribute_not_exists(limit_value)",
             ExpressionAttributeNames={"#active": "active"},
-            ExpressionAttributeValues=_values(v=limit_value, c=now, zero=0),
+            ExpressionAttributeValues=_values(v=limit_value, slots=_slots(limit_value), c=now, zero=0),
         )
