@@ -149,18 +149,48 @@ resource "aws_cloudwatch_metric_alarm" "tenant_budget" {
   for_each = local.budgeted
 
   alarm_name          = "${local.prefix}-${each.key}-daily-bytes-budget"
-  alarm_description   = "Tenant ${each.key} scanned more than its daily budget of ${each.value.daily_bytes_budget} bytes in workgroup ${each.value.workgroup}. The platform holds or rejects its new queries per budget_action until the next UTC day; tell the team, and raise daily_bytes_budget in tenants.auto.tfvars only if the spend is intended."
-  namespace           = "AWS/Athena"
-  metric_name         = "ProcessedBytes"
-  dimensions          = { WorkGroup = each.value.workgroup }
-  statistic           = "Sum"
-  period              = 86400
-  evaluation_periods  = 1
-  threshold           = each.value.daily_bytes_budget
+  alarm_description   = "Tenant ${each.key} scanned more than its daily budget of ${each.value.daily_bytes_budget} bytes in workgroup ${each.value.workgroup} (last 24 h). The platform holds or rejects its new queries per budget_action until the next UTC day; tell the team, and raise daily_bytes_budget in tenants.auto.tfvars only if the spend is intended."
   comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value.daily_bytes_budget
+  evaluation_periods  = 1
   treat_missing_data  = "notBreaching"
   alarm_actions       = compact([aws_sns_topic.alarms.arn, each.value.notify_topic_arn])
-  tags                = merge(var.tags, { tenant = each.key })
+
+  # Athena publishes ProcessedBytes per WorkGroup with QueryState and QueryType; the larger of the
+  # WorkGroup-only series and the sum over the billed DML states counts the day's scan either way.
+  metric_query {
+    id          = "scanned"
+    expression  = "MAX([FILL(workgroup, 0), FILL(succeeded, 0) + FILL(failed, 0) + FILL(canceled, 0)])"
+    label       = "bytes scanned by ${each.key} (24 h)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "workgroup"
+    metric {
+      namespace   = "AWS/Athena"
+      metric_name = "ProcessedBytes"
+      dimensions  = { WorkGroup = each.value.workgroup }
+      stat        = "Sum"
+      period      = 86400
+    }
+  }
+
+  dynamic "metric_query" {
+    for_each = { succeeded = "SUCCEEDED", failed = "FAILED", canceled = "CANCELED" }
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/Athena"
+        metric_name = "ProcessedBytes"
+        dimensions  = { WorkGroup = each.value.workgroup, QueryState = metric_query.value, QueryType = "DML" }
+        stat        = "Sum"
+        period      = 86400
+      }
+    }
+  }
+
+  tags = merge(var.tags, { tenant = each.key })
 }
 
 resource "aws_cloudwatch_metric_alarm" "active_queries" {

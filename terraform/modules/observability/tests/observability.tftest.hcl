@@ -37,13 +37,21 @@ run "one_budget_alarm_per_budgeted_tenant" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.tenant_budget["finance"].threshold == 536870912000 && aws_cloudwatch_metric_alarm.tenant_budget["finance"].period == 86400 && aws_cloudwatch_metric_alarm.tenant_budget["finance"].statistic == "Sum"
-    error_message = "the budget alarm sums a day of ProcessedBytes against the tenant's budget"
+    condition     = aws_cloudwatch_metric_alarm.tenant_budget["finance"].threshold == 536870912000
+    error_message = "the budget alarm compares with the tenant's budget"
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.tenant_budget["finance"].namespace == "AWS/Athena" && aws_cloudwatch_metric_alarm.tenant_budget["finance"].metric_name == "ProcessedBytes" && aws_cloudwatch_metric_alarm.tenant_budget["finance"].dimensions == tomap({ WorkGroup = "fs-dev-finance" })
-    error_message = "the budget alarm watches AWS/Athena ProcessedBytes of the tenant's workgroup"
+    condition = alltrue([
+      for m in flatten([for q in aws_cloudwatch_metric_alarm.tenant_budget["finance"].metric_query : q.metric]) :
+      m.namespace == "AWS/Athena" && m.metric_name == "ProcessedBytes" && m.stat == "Sum" && m.period == 86400 && m.dimensions["WorkGroup"] == "fs-dev-finance"
+    ]) && length(flatten([for q in aws_cloudwatch_metric_alarm.tenant_budget["finance"].metric_query : q.metric])) == 4
+    error_message = "every series of the budget alarm is a day of AWS/Athena ProcessedBytes of the tenant's workgroup"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.tenant_budget["finance"].metric_query) == 5 && one([for q in aws_cloudwatch_metric_alarm.tenant_budget["finance"].metric_query : q if q.return_data == true]).id == "scanned"
+    error_message = "the alarm evaluates the combined series (WorkGroup-only and the three billed DML states)"
   }
 
   assert {
