@@ -17,7 +17,7 @@ export TF_CLI_CONFIG_FILE := $(TF_RC)
 export TF_IN_AUTOMATION := 1
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: help venv lint typecheck unit integration pytest test sim bench demo tf-rc clean
+.PHONY: help venv lint typecheck unit integration pytest test sim sim-demo bench demo tf-rc clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -119,10 +119,10 @@ unit: venv ## unit tests (pure, no network)
 integration: venv ## integration tests (moto, in-process)
 	$(PY) -m pytest -q tests/integration
 
-pytest: venv
-	$(PY) -m pytest -q tests/unit tests/integration
+pytest: venv ## every in-process suite (pyproject testpaths: unit, integration, emulator, reliability, security)
+	$(PY) -m pytest -q -p no:cacheprovider -n 2
 
-test: lint typecheck pytest ## everything: lint, types, unit, integration, Terraform, checkov, LocalStack e2e
+test: lint typecheck pytest ## everything: lint, types, pytest suites, Terraform, checkov, LocalStack e2e
 
 sim: venv ## compare policies on every bundled scenario
 	$(PY) scripts/simulate.py --scenario all --policies fairshare,fifo,round_robin,seed000
@@ -130,7 +130,10 @@ sim: venv ## compare policies on every bundled scenario
 bench: venv ## admission decisions per second at 1,000 tenants x 100k queued
 	$(PY) scripts/bench_admission.py
 
-demo: venv ## the main job: a multi-tenant workload through the platform, with a live view
+demo: venv localstack-venv $(TF_RC) ## the main job: the local platform up, a multi-tenant workload through it, live
+	$(PY) scripts/demo.py
+
+sim-demo: venv ## the scheduler alone: the heavy_vs_light scenario in the simulator, live
 	$(PY) scripts/simulate.py --scenario scripts/scenarios/heavy_vs_light.json --live
 
 # --- LocalStack on the host (no Docker): Python 3.13 venv, our plugins, Lambdas on pyenv Pythons with boto3.
@@ -179,7 +182,8 @@ localstack-status: ## pid, health and memory of the local LocalStack
 localstack-logs: ## the last lines of .localstack/localstack.log (FOLLOW=1 to follow)
 	$(LS_CTL) logs $(if $(FOLLOW),--follow)
 
-localstack-test: venv localstack-venv $(TF_RC) ## LocalStack up, apply the local stage, run tests/e2e, destroy, stop
+localstack-test: venv localstack-venv $(TF_RC) ## the executor's own tests, then LocalStack up, local stage applied, tests/e2e, torn down
+	$(PY) -m pytest -q -p no:cacheprovider tests/localstack
 	$(PY) scripts/localstack_test.py
 
 # --- Operator and tenant tools: scripts/deploy.py, tenantctl (console script), usage_report.py, loadgen.py.

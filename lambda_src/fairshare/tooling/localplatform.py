@@ -109,18 +109,23 @@ class LocalPlatform:
     def outputs_file(self) -> Path:
         return self.root / ".localstack" / "outputs.json"
 
+    def workgroups(self) -> list[str]:
+        value = self.outputs["workgroup_names"]
+        names = value["value"] if isinstance(value, dict) and "value" in value else value
+        return sorted(names.values())
+
     def access(self) -> StageAccess:
         return stage_access(LOCAL_STAGE, self.outputs, {"LOCALSTACK_ENDPOINT": self.endpoint})
 
     @contextmanager
     def _timed(self, step: str) -> Iterator[None]:
         started = time.monotonic()
-        self.say(f"[local platform] {step} ...")
+        self.say(f"local platform: {step} ...")
         try:
             yield
         finally:
             self.timings[step] = time.monotonic() - started
-            self.say(f"[local platform] {step}: {self.timings[step]:.1f} s")
+            self.say(f"local platform: {step} took {self.timings[step]:.1f} s")
 
     def _ctl(self, command: str) -> None:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -134,6 +139,7 @@ class LocalPlatform:
                 self._ctl("up")
             deployer = make_deployer(self.root, LOCAL_STAGE, say=self.say)
             with self._timed("apply"):
+                deployer.init()  # always: a checkout may hold a .terraform made by `validate`
                 deployer.plan()
                 deployer.apply(yes=True)
                 self.outputs = deployer.output()
@@ -152,7 +158,42 @@ class LocalPlatform:
                 with self._timed("destroy"):
                     make_deployer(self.root, LOCAL_STAGE, say=self.say).destroy(yes=True)
         except Exception as error:  # the stop below must happen whatever destroy did
-            self.say(f"[local platform] destroy failed: {error}")
+            self.say(f"local platform: destroy failed: {error}")
         finally:
             with self._timed("stop"):
                 self._ctl("down")
+
+
+def refill_latencies(starts: list[float], completions: list[float]) -> list[float]:
+    """Seconds from each completion to the start that took its slot (completion → next start).
+
+    Completions and starts are paired in time order, each start with the earliest unpaired completion
+    before it; only completions before the last start count (after it nothing was left to start).
+    """
+    ordered_starts = sorted(starts)
+    if not ordered_starts:
+        return []
+    last_start = ordered_starts[-1]
+    latencies: list[float] = []
+    start_index = 0
+    for completed in sorted(c for c in completions if c <= last_start):
+        while start_index < len(ordered_starts) and ordered_starts[start_index] < completed:
+            start_index += 1
+        if start_index == len(ordered_starts):
+            break
+        latencies.append(ordered_starts[start_index] - completed)
+        start_index += 1
+    return latencies
+
+
+def workgroup_executions(athena: Any, workgroups: list[str]) -> list[dict[str, Any]]:
+    """Every execution of the given workgroups (ListQueryExecutions, then BatchGet by 50)."""
+    ids: list[str] = []
+    for workgroup in workgroups:
+        for page in athena.get_paginator("list_query_executions").paginate(WorkGroup=workgroup):
+            ids += page.get("QueryExecutionIds", [])
+    executions: list[dict[str, Any]] = []
+    for first in range(0, len(ids), 50):
+        answer = athena.batch_get_query_execution(QueryExecutionIds=ids[first : first + 50])
+        executions += answer.get("QueryExecutions", [])
+    return executions
