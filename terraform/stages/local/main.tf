@@ -23,9 +23,14 @@ module "platform" {
   extra_environment               = local.lambda_endpoints
   log_level                       = "DEBUG"
   dispatcher_reserved_concurrency = -1
-  # Quick redrive and tick so that end-to-end tests see them within their timeouts.
-  redrive_schedule    = "rate(1 minute)"
-  max_receive_count   = 3
+  # The end-to-end tests invoke redrive themselves and watch a message sit in a DLQ until its alarm
+  # fires, so the scheduled redrive stays out of their way.
+  redrive_schedule  = "rate(1 hour)"
+  max_receive_count = 2
+  # A short completion timeout keeps the events queue's visibility timeout (6x) at one minute, and a
+  # short event grace lets the tick reconcile a query whose event was lost within a minute.
+  function_timeouts   = { completion = 10 }
+  scheduler           = { event_grace_s = 15 }
   force_destroy       = true
   deletion_protection = false
 }
