@@ -38,7 +38,7 @@ def build(config: Config) -> Deps:
     from fairshare.adapters.athena import START_CLIENT_CONFIG, BotoAthena
     from fairshare.adapters.ddb_ledger import DynamoLedger
     from fairshare.adapters.metrics import EmfMetrics
-    from fairshare.adapters.s3 import S3ResultStore
+    from fairshare.adapters.s3 import PRESIGN_CLIENT_CONFIG, S3ResultStore
     from fairshare.adapters.sns import SnsNotifier
     from fairshare.adapters.sqs import SqsWakeups
 
@@ -53,7 +53,7 @@ def build(config: Config) -> Deps:
         metrics=EmfMetrics(METRICS, config.stage, config.metrics_namespace),
         notifier=SnsNotifier(session.client("sns")),
         wakeups=SqsWakeups(session.client("sqs"), config.submissions_queue_url, config.submissions_dlq_url),
-        results=S3ResultStore(session.client("s3")),
+        results=S3ResultStore(session.client("s3", config=PRESIGN_CLIENT_CONFIG)),
     )
 
 

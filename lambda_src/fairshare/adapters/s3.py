@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.config import Config as BotoConfig
+
+# SigV4 query signing. Without it botocore presigns with SigV2 in regions that still accept it
+# (us-east-1, us-west-2, ...): SigV2 URLs leave some parameters unsigned, are refused for objects
+# encrypted with SSE-KMS, and are unsupported by buckets created since SigV2 was deprecated.
+PRESIGN_CLIENT_CONFIG = BotoConfig(signature_version="s3v4")
+
 
 class S3ResultStore:
     """Implements `fairshare.ports.ResultStore`."""
