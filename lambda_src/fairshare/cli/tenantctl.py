@@ -161,6 +161,10 @@ def _read_sql(sql: str) -> str:
             return Path(sql[1:]).read_text(encoding="utf-8")
         except OSError as exc:
             raise click.BadParameter(f"cannot read {sql[1:]}: {exc.strerror}", param_hint="SQL") from exc
+        except UnicodeDecodeError as exc:
+            raise click.BadParameter(
+                f"{sql[1:]} is not UTF-8 text (byte {exc.start}: {exc.reason})", param_hint="SQL"
+            ) from exc
     return sql
 
 
@@ -310,6 +314,9 @@ def submit(
     max_rows: int,
 ) -> None:
     """Submit SQL (a string, @file.sql, or - for stdin); prints the query id."""
+    if not database.strip():
+        # the client would send its default database instead: an unset variable must not pick one
+        raise click.BadParameter("must not be empty", param_hint="--database")
     if client_token is not None and not CLIENT_TOKEN.fullmatch(client_token):
         raise click.BadParameter("must be 32 to 128 characters of [A-Za-z0-9_-]", param_hint="--client-token")
     if output is not None and not wait:
