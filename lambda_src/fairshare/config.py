@@ -72,8 +72,8 @@ class PoolConfig(_Strict):
     quota: int = Field(..., ge=1, description="Athena's active-query quota for the pool")
     headroom: int = Field(0, ge=0, description="slots left to users outside the platform")
     min_limit: int = Field(1, ge=1, description="AIMD never lowers the effective limit below this")
-    decrease_factor: float = Field(0.9, gt=0, lt=1, description="AIMD multiplicative decrease")
-    recovery_interval_s: float = Field(10.0, gt=0, description="quiet time per +1 of the limit")
+    decrease_factor: float = Field(0.95, gt=0, lt=1, description="AIMD multiplicative decrease")
+    recovery_interval_s: float = Field(5.0, gt=0, description="quiet time per +1 of the limit")
 
     @model_validator(mode="after")
     def _headroom_leaves_a_slot(self) -> PoolConfig:

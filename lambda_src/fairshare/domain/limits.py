@@ -17,8 +17,8 @@ from fairshare.domain.errors import ValidationFailed
 class LimitPolicy:
     ceiling: int
     floor: int = 1
-    decrease_factor: float = 0.9
-    recovery_interval_s: float = 10.0
+    decrease_factor: float = 0.95
+    recovery_interval_s: float = 5.0
     increase_step: float = 1.0
 
     def __post_init__(self) -> None:

@@ -2,8 +2,8 @@
 
 Each check reads the numbers a run produced; nothing here is computed differently from `metrics`.
 A scenario counts as *saturated* when its saturated window covers at least 90% of the run; the
-utilization target applies to saturated scenarios without foreign load, and the `foreign_load`
-scenario has its own target (AIMD has to find the slots foreign load leaves; see the report).
+utilization target applies to every saturated scenario, `foreign_load` included (where AIMD has to
+find the slots foreign load leaves), which also has its own throttle and utilization targets.
 """
 
 from __future__ import annotations
@@ -84,10 +84,6 @@ def evaluate(
         measured = f"{fairshare['utilization']:.4f} / {fairshare['utilization_ceiling']:.4f} = {ratio:.4f}"
         if not _saturated(fairshare, durations[name]):
             checks.append(Check(f"fairshare util/ceiling, {name} (not saturated)", "-", measured, None))
-        elif foreign[name]:
-            checks.append(
-                Check(f"fairshare util/ceiling, {name} (foreign load: own target)", "-", measured, None)
-            )
         else:
             checks.append(
                 Check(

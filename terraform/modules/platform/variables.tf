@@ -98,15 +98,15 @@ variable "pools" {
       quota               = number
       headroom            = optional(number, 0)
       min_limit           = optional(number, 1)
-      decrease_factor     = optional(number, 0.9)
-      recovery_interval_s = optional(number, 10)
+      decrease_factor     = optional(number, 0.95)
+      recovery_interval_s = optional(number, 5)
     })
     DDL = object({
       quota               = number
       headroom            = optional(number, 0)
       min_limit           = optional(number, 1)
-      decrease_factor     = optional(number, 0.9)
-      recovery_interval_s = optional(number, 10)
+      decrease_factor     = optional(number, 0.95)
+      recovery_interval_s = optional(number, 5)
     })
   })
   default = {

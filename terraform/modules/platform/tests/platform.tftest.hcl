@@ -91,7 +91,7 @@ run "composition_and_config_document" {
   }
 
   assert {
-    condition     = output.config_document.pools.DML.quota == 20 && output.config_document.pools.DML.headroom == 2 && output.config_document.pools.DDL.decrease_factor == 0.9
+    condition     = output.config_document.pools.DML.quota == 20 && output.config_document.pools.DML.headroom == 2 && output.config_document.pools.DDL.decrease_factor == 0.95
     error_message = "pools must flow into the configuration object with their defaults"
   }
 
