@@ -79,7 +79,7 @@ HEADROOM = 5
 class CampaignSpec:
     queries: int = 10_000
     seed: int = 7
-    arrivals_per_s: float = 6.0
+    arrivals_per_s: float = 4.5
     max_dispatchers: int = 10
     # SQS and EventBridge
     duplicate_delivery: float = 0.05
@@ -106,6 +106,9 @@ class CampaignSpec:
     crash_after_start: float = 0.01
     crash_after_finalize: float = 0.01
     max_drain_s: int = 3_600
+    # sabotage, to show the checks can fail: no ticks (no reconcile), an Athena that ignores tokens
+    ticks: bool = True
+    athena_honours_tokens: bool = True
 
 
 @dataclass
@@ -390,6 +393,7 @@ class Campaign:
             ceiling=self.ceiling,
             outputs={t.workgroup: f"s3://{BUCKET}/results/{n}/" for n, t in self.config.tenants.items()},
             duration=lambda: self.dice.uniform(2.0, 14.0),
+            honour_tokens=spec.athena_honours_tokens,
         )
         serialized = AtomicCalls(self.ddb)
         self.faulty_ddb = FaultyDynamoClient(
@@ -433,9 +437,9 @@ class Campaign:
         self._storm_rate_until = -1.0
 
     # --- observation (no faults: the harness reads moto directly) ---------------------------------
-    def _scan(self, table: str) -> list[dict[str, Any]]:
+    def _scan(self, table: str, **extra: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True, **extra}
         while True:
             reply = self._serialized.scan(**kwargs)
             items.extend(reply["Items"])
@@ -448,9 +452,9 @@ class Campaign:
         period = self.spec.storm_every_s
         if period <= 0:
             return
-        phase = (now - self.start_time) % period
+        phase = (now - self.start_time + period / 2) % period
         self.athena.foreign_active = self.spec.foreign_load if phase < self.spec.storm_length_s else 0
-        rate_phase = (now - self.start_time + period / 2) % period
+        rate_phase = (now - self.start_time) % period
         self.athena.rate_storm = rate_phase < self.spec.storm_length_s / 2
 
     def _arrivals(self) -> None:
@@ -529,8 +533,14 @@ class Campaign:
                 self.counter.add("event_duplicated")
                 due.append(event)
         self.rng.shuffle(due)
-        for event in due:
-            self.sqs.send_message(QueueUrl=self.queues["athena-events"], MessageBody=json.dumps(event))
+        for start in range(0, len(due), 10):
+            self.sqs.send_message_batch(
+                QueueUrl=self.queues["athena-events"],
+                Entries=[
+                    {"Id": str(i), "MessageBody": json.dumps(e)}
+                    for i, e in enumerate(due[start : start + 10])
+                ],
+            )
 
     def _receive(self, queue: str, batches: int) -> list[list[dict[str, Any]]]:
         out: list[list[dict[str, Any]]] = []
@@ -553,13 +563,20 @@ class Campaign:
             else {f["itemIdentifier"] for f in reply.get("batchItemFailures", [])}
         )
         url = self.queues[queue]
-        for message in messages:
-            if message["MessageId"] in failed:
-                self.sqs.change_message_visibility(
-                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-            else:
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        done = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+            for i, m in enumerate(messages)
+            if m["MessageId"] not in failed
+        ]
+        back = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(messages)
+            if m["MessageId"] in failed
+        ]
+        if done:
+            self.sqs.delete_message_batch(QueueUrl=url, Entries=done)
+        if back:
+            self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=back)
 
     @staticmethod
     def _as_event(messages: list[dict[str, Any]], queue: str) -> dict[str, Any]:
@@ -639,7 +656,11 @@ class Campaign:
     def _archive(self, keep_transient: bool) -> int:
         """Move terminal queries out of the table (as TTL would); returns the queries still open."""
         open_count = 0
-        for item in self._scan("queries"):
+        for item in self._scan(
+            "queries",
+            ProjectionExpression="query_id, tenant, #s, error_kind, attempts",
+            ExpressionAttributeNames={"#s": "status"},
+        ):
             status = item["status"]["S"]
             kind = item.get("error_kind", {}).get("S")
             if status not in TERMINAL_STATUSES or (keep_transient and kind == "transient"):
@@ -663,11 +684,11 @@ class Campaign:
         self._completions()
         self._dispatch()
         elapsed = int(now - self.start_time)
-        if elapsed % 60 == 0:
+        if elapsed % 60 == 0 and self.spec.ticks:
             self._tick()
         if elapsed % 60 == 30:
             self._redrive()
-        if elapsed % 3 == 2:
+        if elapsed % 4 == 2:
             self._archive(keep_transient=True)
 
     # --- the run ---------------------------------------------------------------------------------
@@ -698,7 +719,7 @@ class Campaign:
             if int(self.clock.now() - self.start_time) % 60 == 59 and self._quiescent():
                 break
         self._faults_off()
-        for _ in range(2):
+        for _ in range(2 if self.spec.ticks else 0):
             self.clock.advance(float(self.config.event_grace_s) + 60)
             self._completions()
             self._tick()

@@ -127,6 +127,8 @@ class ChaosAthena:
     duration: Callable[[], float]
     foreign_active: int = 0
     rate_storm: bool = False
+    honour_tokens: bool = True  # False: a broken Athena that starts again on a known token
+
     runs: dict[str, _Run] = field(default_factory=dict)
     by_token: dict[str, str] = field(default_factory=dict)
     executions_per_token: Counter[str] = field(default_factory=Counter)
@@ -178,7 +180,7 @@ class ChaosAthena:
             if self.dice.hit(self.faults.server_error_before):
                 self.counter.add("athena_5xx")
                 raise Transient("InternalServerException", "injected: the start did not happen")
-            existing = self.by_token.get(query_id)
+            existing = self.by_token.get(query_id) if self.honour_tokens else None
             if existing is not None:
                 return existing  # I-3: the same token answers the same execution
             if PERMANENT_MARKER in sql:

@@ -1,0 +1,79 @@
+"""The reduced fault-injection campaign (every fault kind on, at higher rates than the full one), and
+proof that its checks fail when an invariant is broken on purpose. `make reliability` runs the full
+10,000-query campaign."""
+
+from __future__ import annotations
+
+from tests.reliability.harness import CampaignSpec, Figures, run_campaign
+
+REDUCED = CampaignSpec(
+    queries=400,
+    seed=11,
+    storm_every_s=60,
+    storm_length_s=20,
+    lost_event=0.04,
+    duplicate_event=0.05,
+    reordered_event=0.05,
+    duplicate_delivery=0.05,
+    rate_throttle=0.02,
+    server_error_before=0.02,
+    server_error_after=0.02,
+    read_error=0.02,
+    permanent_sql=0.02,
+    athena_failure=0.02,
+    throughput_exceeded=0.005,
+    transaction_conflict=0.02,
+    lost_race=0.05,
+    crash_after_start=0.02,
+    crash_after_finalize=0.02,
+)
+FAULT_KINDS = {
+    "sqs_duplicate_delivery",
+    "athena_quota_throttle",
+    "athena_rate_throttle",
+    "athena_5xx",
+    "athena_5xx_after_start",
+    "ddb_conditional_check_conflict",
+    "ddb_transaction_conflict",
+    "ddb_throughput_exceeded",
+    "crash_after_start",
+    "crash_after_finalize",
+    "event_lost",
+    "event_duplicated",
+    "event_reordered",
+}
+
+
+def test_the_reduced_campaign_keeps_every_invariant() -> None:
+    figures = run_campaign(REDUCED)
+    print("\n" + figures.table())
+    assert figures.problems == []
+    assert figures.accepted == REDUCED.queries
+    assert figures.lost == 0  # I-1
+    assert figures.double_started == 0  # I-3
+    assert figures.max_active <= figures.limit and figures.claim_overshoot == 0  # I-2
+    assert figures.counters_match
+    assert figures.permanent_retried == 0  # I-8
+    assert sum(figures.terminal.values()) == REDUCED.queries
+    assert figures.terminal.get("FAILED", 0) >= 1  # the permanent and in-Athena failures ended FAILED
+    missing = {kind for kind in FAULT_KINDS if figures.faults.get(kind, 0) == 0}
+    assert missing == set(), f"fault kinds never injected: {missing}"
+
+
+def _small(**changes: object) -> Figures:
+    spec = CampaignSpec(queries=40, seed=3, max_drain_s=240, storm_every_s=0)
+    for name, value in changes.items():
+        setattr(spec, name, value)
+    return run_campaign(spec)
+
+
+def test_the_campaign_reports_lost_queries_when_nothing_recovers_lost_events() -> None:
+    figures = _small(ticks=False, lost_event=1.0)
+    assert figures.lost > 0
+    assert any(p.startswith("I-1") for p in figures.problems)
+
+
+def test_the_campaign_reports_double_starts_when_athena_ignores_the_token() -> None:
+    figures = _small(athena_honours_tokens=False, server_error_after=0.5)
+    assert figures.double_started > 0
+    assert any(p.startswith("I-3") for p in figures.problems)
