@@ -122,7 +122,19 @@ integration: venv ## integration tests (moto, in-process)
 pytest: venv ## every in-process suite (pyproject testpaths: unit, integration, emulator, reliability, security)
 	$(PY) -m pytest -q -p no:cacheprovider -n 2
 
-test: lint typecheck pytest ## everything: lint, types, pytest suites, Terraform, checkov, LocalStack e2e
+test: lint typecheck pytest tf-check localstack-test ## everything: lint, types, pytest suites, Terraform, checkov, LocalStack e2e
+
+# --- Reliability: the fault-injection campaign (real handlers, moto, a chaotic Athena); figures in .build/reliability.
+RELIABILITY_ARGS ?=
+
+.PHONY: reliability reliability-quick
+
+reliability: venv ## the full fault-injection campaign: 10,000 queries, 5 tenants, every fault; prints the figures table
+	@mkdir -p $(BUILD)/reliability
+	$(PY) -m tests.reliability.campaign --queries 10000 --json $(BUILD)/reliability/campaign-10000.json $(RELIABILITY_ARGS)
+
+reliability-quick: venv ## the reduced campaign and its checks (also part of make pytest)
+	$(PY) -m pytest -q -p no:cacheprovider tests/reliability
 
 sim: venv ## compare policies on every bundled scenario
 	$(PY) scripts/simulate.py --scenario all --policies fairshare,fifo,round_robin,seed000
