@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from fairshare.tooling.localplatform import (
     refill_latencies,
     workgroup_executions,
 )
+from fairshare.tooling.usage import aggregate, cross_check_athena, day_range_ms, fetch_records
+from fairshare.tooling.usage_cli import usage_table
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -113,14 +116,11 @@ def main(burst: int, durations: str) -> int:
         console.print(report_table(report))
         console.print(tenant_table(report))
 
-        executions = workgroup_executions(
-            aws_client("athena", platform.endpoint), list(platform.workgroups())
-        )
-        ours = [e for e in executions if e["Status"]["SubmissionDateTime"].timestamp() >= started]
-        starts = [e["Status"]["SubmissionDateTime"].timestamp() for e in ours]
-        completions = [
-            e["Status"]["CompletionDateTime"].timestamp() for e in ours if "CompletionDateTime" in e["Status"]
-        ]
+        athena = aws_client("athena", platform.endpoint)
+        statuses = [e["Status"] for e in workgroup_executions(athena, platform.workgroups())]
+        ours = [s for s in statuses if s["SubmissionDateTime"].timestamp() >= started]
+        starts = [s["SubmissionDateTime"].timestamp() for s in ours]
+        completions = [s["CompletionDateTime"].timestamp() for s in ours if "CompletionDateTime" in s]
         refills = refill_latencies(starts, completions)
         summary = Table(title="athena-fairshare on the local platform", show_header=False)
         summary.add_column(style="bold")
@@ -136,6 +136,18 @@ def main(burst: int, durations: str) -> int:
         ]:  # fmt: skip
             summary.add_row(name, value)
         console.print(summary)
+
+        # What the platform owners' usage report says about this run, from the ledger (and Athena).
+        today = datetime.now(tz=UTC).date()
+        start_ms, end_ms = day_range_ms(today, today)
+        dynamodb = aws_client("dynamodb", platform.endpoint)
+        records = list(fetch_records(dynamodb, str(access.queries_table), start_ms, end_ms))
+        console.print(usage_table(aggregate(records), today, today))
+        check = cross_check_athena(athena, records)
+        console.print(
+            f"usage report: {len(records)} queries; bytes checked against Athena for {check.checked}, "
+            f"{len(check.mismatches)} mismatches"
+        )
         ok = report["completion_rate"] == 1.0 and watch.max_active <= quota
     return 0 if ok else 1
 
