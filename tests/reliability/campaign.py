@@ -17,9 +17,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dispatchers", type=int, default=10, help="parallel dispatcher rounds, at most")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON ('-' for stdout)")
+    parser.add_argument(
+        "--progress",
+        type=int,
+        default=300,
+        metavar="S",
+        help="a progress line every S simulated seconds (0: none)",
+    )
     args = parser.parse_args(argv)
     figures = run_campaign(
-        CampaignSpec(queries=args.queries, seed=args.seed, max_dispatchers=args.dispatchers)
+        CampaignSpec(
+            queries=args.queries,
+            seed=args.seed,
+            max_dispatchers=args.dispatchers,
+            progress_every_s=args.progress,
+        )
     )
     if args.json == "-":
         print(figures.to_json())

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import random
+import sys
 import threading
 import time
 import uuid
@@ -109,6 +110,7 @@ class CampaignSpec:
     # sabotage, to show the checks can fail: no ticks (no reconcile), an Athena that ignores tokens
     ticks: bool = True
     athena_honours_tokens: bool = True
+    progress_every_s: int = 0  # > 0: a progress line on stderr every this many simulated seconds
 
 
 @dataclass
@@ -676,6 +678,17 @@ class Campaign:
             self._serialized.delete_item(TableName="queries", Key={"query_id": {"S": query_id}})
         return open_count
 
+    def _progress(self, elapsed: int, started: float) -> None:
+        every = self.spec.progress_every_s
+        if every > 0 and elapsed % every == 0:
+            print(
+                f"t={elapsed:>6} s  accepted {len(self.accepted):>6}  terminal {len(self.archived):>6}  "
+                f"athena active {self.athena.active:>3}  faults {sum(self.counter.snapshot().values()):>6}  "
+                f"wall {time.monotonic() - started:7.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
     def step(self, now: float, submitting: bool) -> None:
         self._storms(now)
         if submitting:
@@ -709,6 +722,7 @@ class Campaign:
         while self.submitted < spec.queries or self.pending:
             self.clock.advance(1.0)
             self.step(self.clock.now(), submitting=True)
+            self._progress(int(self.clock.now() - self.start_time), started)
         # drain: faults stay on for a while, then stop, so that every retry path gets its last chance
         drain_started = self.clock.now()
         while self.clock.now() - drain_started < spec.max_drain_s:
@@ -716,6 +730,7 @@ class Campaign:
             if self.clock.now() - drain_started > spec.max_drain_s / 2:
                 self._faults_off()
             self.step(self.clock.now(), submitting=False)
+            self._progress(int(self.clock.now() - self.start_time), started)
             if int(self.clock.now() - self.start_time) % 60 == 59 and self._quiescent():
                 break
         self._faults_off()
