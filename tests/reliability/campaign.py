@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{figures.counters_match}, start calls after a permanent error: {figures.permanent_retried}, "
             f"worst claim vs effective limit: {figures.claim_overshoot:+d}"
         )
+        print(f"handler invocations that raised (SQS delivers again): {figures.handler_errors}")
         print(f"simulated {figures.simulated_s} s in {figures.wall_s} s")
         if args.json:
             with open(args.json, "w", encoding="utf-8") as out:

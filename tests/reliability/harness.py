@@ -130,6 +130,7 @@ class Figures:
     terminal: dict[str, int]
     simulated_s: int
     wall_s: float
+    handler_errors: dict[str, int] = field(default_factory=dict)  # invocations that raised (retried by SQS)
     problems: list[str] = field(default_factory=list)
 
     def table(self) -> str:
@@ -799,6 +800,7 @@ class Campaign:
             terminal=dict(sorted(terminal.items())),
             simulated_s=int(self.clock.now() - self.start_time),
             wall_s=round(time.monotonic() - started, 1),
+            handler_errors=dict(sorted(self.handler_crashes.items())),
             problems=problems,
         )
 
