@@ -96,7 +96,7 @@ class CampaignSpec:
     read_error: float = 0.02
     storm_every_s: float = 300.0  # a quota storm (foreign load) and a rate storm, each this often
     storm_length_s: float = 40.0
-    foreign_load: int = 30
+    foreign_load: int = 45
     permanent_sql: float = 0.01
     athena_failure: float = 0.01
     # DynamoDB
@@ -395,7 +395,7 @@ class Campaign:
             quota=QUOTA,
             ceiling=self.ceiling,
             outputs={t.workgroup: f"s3://{BUCKET}/results/{n}/" for n, t in self.config.tenants.items()},
-            duration=lambda: self.dice.uniform(2.0, 14.0),
+            duration=lambda: self.dice.uniform(1.0, 9.0),
             honour_tokens=spec.athena_honours_tokens,
         )
         serialized = AtomicCalls(self.ddb)
