@@ -122,7 +122,7 @@ integration: venv ## integration tests (moto, in-process)
 pytest: venv ## every in-process suite (pyproject testpaths: unit, integration, emulator, reliability, security)
 	$(PY) -m pytest -q -p no:cacheprovider -n 2
 
-test: lint typecheck pytest tf-check localstack-test ## everything: lint, types, pytest suites, Terraform, checkov, LocalStack e2e
+test: lint typecheck tf-check localstack-test pytest ## everything: lint, types, pytest suites, Terraform, checkov, LocalStack e2e
 
 # --- Reliability: the fault-injection campaign (real handlers, moto, a chaotic Athena); figures in .build/reliability.
 RELIABILITY_ARGS ?=
