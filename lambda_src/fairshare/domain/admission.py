@@ -40,15 +40,21 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
     cursors: dict[int, Iterator[QueuedQuery]] = {}
     running: dict[int, int] = {}
     now = snapshot.now
+    # Once per tenant per call, so no property or helper calls here (TenantState.held_by_budget inlined).
     for index, tenant in enumerate(snapshot.tenants):
         policy = tenant.policy
-        if tenant.running >= policy.max_concurrency or tenant.held_by_budget or not tenant.queue:
+        tenant_running = tenant.running
+        if tenant_running >= policy.max_concurrency:
+            continue
+        budget = policy.daily_bytes_budget
+        if budget is not None and tenant.bytes_today >= budget:
             continue
         head = tenant.queue.head(now, policy.aging_seconds, policy.max_aging_boost)
         if head is None or free.get(head.pool, 0) <= 0:
             continue
-        heads[index], running[index] = head, tenant.running
-        heaps[head.pool].append((tenant.running / policy.weight, head.submitted_at, policy.name, index))
+        heads[index] = head
+        running[index] = tenant_running
+        heaps[head.pool].append((tenant_running / policy.weight, head.submitted_at, policy.name, index))
     for heap in heaps.values():
         heapq.heapify(heap)
 
