@@ -436,6 +436,7 @@ class Campaign:
         self.dlq_arrivals = 0
         self.handler_crashes = Counter[str]()
         self.submitted = 0
+        self.steps = 0
         self._storm_quota_until = -1.0
         self._storm_rate_until = -1.0
 
@@ -679,9 +680,10 @@ class Campaign:
             self._serialized.delete_item(TableName="queries", Key={"query_id": {"S": query_id}})
         return open_count
 
-    def _progress(self, elapsed: int, started: float) -> None:
+    def _progress(self, started: float) -> None:
         every = self.spec.progress_every_s
-        if every > 0 and elapsed % every == 0:
+        if every > 0 and self.steps % every == 0:
+            elapsed = int(self.clock.now() - self.start_time)
             print(
                 f"t={elapsed:>6} s  accepted {len(self.accepted):>6}  terminal {len(self.archived):>6}  "
                 f"athena active {self.athena.active:>3}  faults {sum(self.counter.snapshot().values()):>6}  "
@@ -697,12 +699,13 @@ class Campaign:
         self._events(now)
         self._completions()
         self._dispatch()
-        elapsed = int(now - self.start_time)
-        if elapsed % 60 == 0 and self.spec.ticks:
+        # The schedule counts steps: the simulated clock also moves when a Lambda sleeps (backoff).
+        self.steps += 1
+        if self.steps % 60 == 0 and self.spec.ticks:
             self._tick()
-        if elapsed % 60 == 30:
+        if self.steps % 60 == 30:
             self._redrive()
-        if elapsed % 4 == 2:
+        if self.steps % 4 == 2:
             self._archive(keep_transient=True)
 
     # --- the run ---------------------------------------------------------------------------------
@@ -723,7 +726,7 @@ class Campaign:
         while self.submitted < spec.queries or self.pending:
             self.clock.advance(1.0)
             self.step(self.clock.now(), submitting=True)
-            self._progress(int(self.clock.now() - self.start_time), started)
+            self._progress(started)
         # drain: faults stay on for a while, then stop, so that every retry path gets its last chance
         drain_started = self.clock.now()
         while self.clock.now() - drain_started < spec.max_drain_s:
@@ -731,8 +734,8 @@ class Campaign:
             if self.clock.now() - drain_started > spec.max_drain_s / 2:
                 self._faults_off()
             self.step(self.clock.now(), submitting=False)
-            self._progress(int(self.clock.now() - self.start_time), started)
-            if int(self.clock.now() - self.start_time) % 60 == 59 and self._quiescent():
+            self._progress(started)
+            if self.steps % 60 == 59 and self._quiescent():
                 break
         self._faults_off()
         for _ in range(2 if self.spec.ticks else 0):
