@@ -84,7 +84,8 @@ def header(watch: AthenaWatch, snapshot: Snapshot) -> Text:
 @click.option("--durations", default="2:1,5:1", show_default=True, help="emulated run seconds:weight mix")
 def main(burst: int, durations: str) -> int:
     root = Path(__file__).resolve().parent.parent
-    console = Console()
+    # A log file or CI gets wide tables too (rich assumes 80 columns when it cannot ask a terminal).
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     with LocalPlatform(root, say=console.print) as platform:
         access = platform.access()
         # Warm the API's execution environments first: the summary's submit latency is then the
