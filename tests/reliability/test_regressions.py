@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from fairshare.adapters.ddb_ledger import DynamoLedger
-from fairshare.ports import QueryRecord
+from fairshare.domain.errors import DependencyUnavailable
+from fairshare.ports import Finalization, QueryRecord
 
-from tests.integration.conftest import create_tables
+from tests.integration.conftest import Platform, create_tables, dispatch, submit, tick
 from tests.reliability.harness import aws_env
 
 
@@ -59,3 +60,28 @@ def test_the_limit_recovering_to_a_whole_value_admits_again(ledger: DynamoLedger
     assert not ledger.claim(second, "DML", 10, 1_800_000_002_000)
     assert ledger.save_limit("DML", 2.5, 1_800_000_011.0, None, expected_changed_at=1_800_000_001.0)
     assert ledger.claim(second, "DML", 10, 1_800_000_012_000)
+
+
+def test_a_refused_start_is_recorded_even_if_the_ledger_throttles_once(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The campaign saw StartQueryExecution called again after a permanent refusal: the FAILED write was
+    # throttled, the claim stayed ADMITTED, and reconcile started it again (I-8).
+    platform.athena.permanent_sql.add("missing_table")
+    query_id = submit("SELECT * FROM missing_table")[1]["query_id"]
+    real = platform.ledger.finalize
+    failures = iter([DependencyUnavailable("ledger transact_write_items failed: ProvisionedThroughput")])
+
+    def flaky(record: QueryRecord, outcome: Finalization) -> bool:
+        for failure in failures:
+            raise failure
+        return real(record, outcome)
+
+    monkeypatch.setattr(platform.ledger, "finalize", flaky)
+    dispatch()
+    platform.clock.advance(120)
+    tick()
+    record = platform.ledger.get(query_id)
+    assert record is not None and (record.status, record.error_kind) == ("FAILED", "permanent")
+    assert platform.athena.start_calls == 1
+    assert platform.state("pool#DML")["active"] == 0

@@ -21,6 +21,7 @@ from fairshare.domain import (
     TokenBucket,
     plan_admissions,
 )
+from fairshare.domain.errors import DependencyUnavailable
 from fairshare.domain.model import POOLS, Admission, PoolName
 from fairshare.ports import (
     Finalization,
@@ -39,6 +40,7 @@ logger = Logger(child=True)
 
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 5.0
+FAIL_WRITE_TRIES = 4
 
 
 @dataclass(slots=True)
@@ -275,6 +277,16 @@ class Dispatcher:
             error_kind=kind,
             day=deps.today(),
         )
-        if deps.ledger.finalize(record, outcome):
+        # I-8: Athena's refusal is durable only once this write lands; if it were lost, the stale claim
+        # would be started again by reconcile. A throttled or conflicting ledger is tried again first.
+        for attempt in range(FAIL_WRITE_TRIES):
+            try:
+                released = deps.ledger.finalize(record, outcome)
+                break
+            except DependencyUnavailable:
+                if attempt == FAIL_WRITE_TRIES - 1:
+                    raise
+                deps.clock.sleep(deps.rng.uniform(0, BACKOFF_BASE_S * 2**attempt))
+        if released:
             report.failed.append(record.query_id)
             announce(deps, record, outcome)
