@@ -17,6 +17,7 @@ import pytest
 from fairshare.client import Client, QueryStatus
 from fairshare.tooling.localplatform import LOCALSTACK_ENDPOINT, OUTPUTS_ENV, aws_client, emulator_admin
 from fairshare.tooling.stage import StageAccess, stage_access
+from fairshare.tooling.stage import output_value as read_output
 
 pytestmark = pytest.mark.e2e
 
@@ -49,11 +50,7 @@ def clients(stage: StageAccess) -> Iterator[dict[str, Client]]:
 
 @pytest.fixture(scope="session")
 def output_value(outputs: dict[str, Any]) -> Callable[[str], Any]:
-    def value(name: str) -> Any:
-        item = outputs[name]
-        return item["value"] if isinstance(item, dict) and "value" in item else item
-
-    return value
+    return lambda name: read_output(outputs, name)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fairshare.tooling.deploy import LOCAL_STAGE, make_deployer
-from fairshare.tooling.stage import StageAccess, stage_access
+from fairshare.tooling.stage import StageAccess, output_value, stage_access
 
 LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
 DATA_BUCKET = "fairshare-local-data"
@@ -110,9 +110,7 @@ class LocalPlatform:
         return self.root / ".localstack" / "outputs.json"
 
     def workgroups(self) -> list[str]:
-        value = self.outputs["workgroup_names"]
-        names = value["value"] if isinstance(value, dict) and "value" in value else value
-        return sorted(names.values())
+        return sorted(output_value(self.outputs, "workgroup_names").values())
 
     def access(self) -> StageAccess:
         return stage_access(LOCAL_STAGE, self.outputs, {"LOCALSTACK_ENDPOINT": self.endpoint})

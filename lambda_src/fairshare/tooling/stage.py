@@ -29,7 +29,8 @@ class StageAccess:
     aws_endpoint_url: str | None  # LocalStack's gateway for boto3, None on AWS
 
 
-def _value(outputs: Mapping[str, Any], name: str) -> Any:
+def output_value(outputs: Mapping[str, Any], name: str) -> Any:
+    """One output of `terraform output -json` (its `value`), or the plain value; None if absent."""
     item = outputs.get(name)
     return item.get("value") if isinstance(item, dict) and "value" in item else item
 
@@ -39,19 +40,19 @@ def stage_access(
 ) -> StageAccess:
     """Build the access details from `terraform output -json` of a stage root."""
     env = os.environ if environ is None else environ
-    api_keys = _value(outputs, "api_key_values") or {}
-    tables = _value(outputs, "table_names") or {}
+    api_keys = output_value(outputs, "api_key_values") or {}
+    tables = output_value(outputs, "table_names") or {}
     if not isinstance(api_keys, dict) or not isinstance(tables, dict):
         raise DeployError(f"stage {stage}: api_key_values and table_names outputs must be maps")
     aws_endpoint: str | None = None
     if stage == LOCAL_STAGE:
         aws_endpoint = env.get(LOCALSTACK_ENDPOINT_ENV, DEFAULT_LOCALSTACK_ENDPOINT).rstrip("/")
-        api_id, api_stage = _value(outputs, "rest_api_id"), _value(outputs, "api_stage_name")
+        api_id, api_stage = output_value(outputs, "rest_api_id"), output_value(outputs, "api_stage_name")
         if not api_id or not api_stage:
             raise DeployError(f"stage {stage} has no rest_api_id/api_stage_name outputs: is it applied?")
         endpoint = f"{aws_endpoint}/_aws/execute-api/{api_id}/{api_stage}"
     else:
-        endpoint = _value(outputs, "invoke_url") or ""
+        endpoint = output_value(outputs, "invoke_url") or ""
         if not endpoint:
             raise DeployError(f"stage {stage} has no invoke_url output: is it applied?")
     return StageAccess(
