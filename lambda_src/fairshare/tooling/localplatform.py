@@ -23,9 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from fairshare.tooling.deploy import LOCAL_STAGE, make_deployer
-from fairshare.tooling.stage import StageAccess, output_value, stage_access
+from fairshare.tooling.stage import (
+    DEFAULT_LOCALSTACK_ENDPOINT,
+    LOCALSTACK_ENDPOINT_ENV,
+    StageAccess,
+    output_value,
+    stage_access,
+)
 
-LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
+LOCALSTACK_ENDPOINT = DEFAULT_LOCALSTACK_ENDPOINT
 DATA_BUCKET = "fairshare-local-data"
 DATASET_DATABASE = "default"
 DATASET_TABLE = "trips"
@@ -113,7 +119,7 @@ class LocalPlatform:
         return sorted(output_value(self.outputs, "workgroup_names").values())
 
     def access(self) -> StageAccess:
-        return stage_access(LOCAL_STAGE, self.outputs, {"LOCALSTACK_ENDPOINT": self.endpoint})
+        return stage_access(LOCAL_STAGE, self.outputs, {LOCALSTACK_ENDPOINT_ENV: self.endpoint})
 
     @contextmanager
     def _timed(self, step: str) -> Iterator[None]:
