@@ -27,7 +27,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import boto3
@@ -356,7 +356,7 @@ class _Pending:
 
 class Campaign:
     def __init__(self, spec: CampaignSpec) -> None:
-        self.spec = spec
+        self.spec = replace(spec)  # the run turns faults off in its own copy, never in the caller's
         self.rng = random.Random(spec.seed)
         self.dice = Dice(spec.seed + 1)
         self.counter = FaultCounter()
