@@ -4,11 +4,12 @@ proof that its checks fail when an invariant is broken on purpose. `make reliabi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import pytest
 
-from tests.reliability.harness import CampaignSpec, Figures, run_campaign
+from tests.reliability.harness import CampaignSpec, Figures, quiet_lambdas, run_campaign
 
 REDUCED = CampaignSpec(
     queries=300,
@@ -89,9 +90,32 @@ def test_the_campaign_reports_double_starts_when_athena_ignores_the_token() -> N
     assert any(p.startswith("I-3") for p in figures.problems)
 
 
+def test_the_campaign_reports_a_handler_error_that_no_fault_explains(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQS retries, the DLQ and reconcile would finish these queries anyway; the check must still fail.
+    from fairshare.handlers import completion
+
+    def broken(*_: object) -> str:
+        raise KeyError("a defect in the completion path")
+
+    monkeypatch.setattr(completion, "on_state_change", broken)
+    figures = _small()
+    assert figures.handler_errors.get("completion record:KeyError", 0) > 0
+    assert any(p.startswith("unexpected handler errors") for p in figures.problems)
+
+
 def test_a_run_leaves_the_callers_spec_as_it_was() -> None:
     # The drain turns faults off; doing that in the caller's spec made a rerun start with them off.
     spec = CampaignSpec(queries=20, seed=5, max_drain_s=240, storm_every_s=0)
     before = replace(spec)
     run_campaign(spec)
     assert spec == before
+
+
+def test_quieting_the_lambdas_turns_no_placeholder_into_a_logger() -> None:
+    # A real logger between a Powertools child logger and its service logger orphans the child.
+    logging.getLogger("athena-fairshare-quiet.fairshare.services.x")
+    with quiet_lambdas():
+        pass
+    assert isinstance(
+        logging.Logger.manager.loggerDict["athena-fairshare-quiet.fairshare"], logging.PlaceHolder
+    )
