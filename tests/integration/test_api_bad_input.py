@@ -175,10 +175,24 @@ CASES = [
 ]
 
 
-def _footprint(platform: Platform) -> tuple[int, int, int]:
+# docs/CONTRACTS.md: each 4xx status has one error code
+CODE_OF_STATUS = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _footprint(platform: Platform) -> tuple[int, int, int, list[str]]:
+    """Ledger items, state items, wake-ups waiting, and the results bucket's keys."""
     items = platform.ddb.scan(TableName="queries", Select="COUNT", ConsistentRead=True)["Count"]
     state = platform.ddb.scan(TableName="state", Select="COUNT", ConsistentRead=True)["Count"]
-    return items, state, platform.queue_depth("submissions")
+    listing = platform.s3.list_objects_v2(Bucket=platform.config.results_bucket)
+    keys = sorted(o["Key"] for o in listing.get("Contents", []))
+    return items, state, platform.queue_depth("submissions"), keys
 
 
 def test_the_matrix_holds_at_least_forty_cases() -> None:
@@ -207,4 +221,5 @@ def test_bad_input_is_refused_with_a_4xx_and_nothing_is_written(
     expected = case.status if isinstance(case.status, tuple) else (case.status,)
     assert status in expected, f"{case.name}: expected {expected}, got {status} {json.dumps(reply)[:300]}"
     assert set(reply) == {"error"} and set(reply["error"]) == {"code", "message"}, reply
+    assert reply["error"]["code"] == CODE_OF_STATUS[status], f"{case.name}: {reply}"
     assert _footprint(platform) == before

@@ -7,6 +7,7 @@ import json
 import urllib.parse
 
 import pytest
+from fairshare.ports import Permanent, Transient
 
 from tests.integration.conftest import Platform, api_event, athena_event, call_api, complete, dispatch, submit
 
@@ -107,6 +108,70 @@ def test_results_give_a_presigned_link_under_the_tenants_prefix_and_the_first_ro
     assert body["columns"] == [{"name": "id", "type": "integer"}, {"name": "name", "type": "varchar"}]
     assert len(body["rows"]) == 100 and body["rows"][0] == ["0", "name-0"]
     assert second[1]["rows"][0] == ["100", "name-100"] and second[1]["next_page_token"] is None
+
+
+def _raise(error: Exception) -> object:
+    def fail(*_: object) -> None:
+        raise error
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (Transient("InternalServerException", "injected"), 503, "dependency_unavailable"),
+        (Permanent("InvalidRequestException", "results expired"), 400, "validation_error"),
+    ],
+    ids=["athena-5xx", "athena-refuses"],
+)
+def test_results_when_athena_cannot_give_them(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, error: Exception, status: int, code: str
+) -> None:
+    query_id = submit()[1]["query_id"]
+    dispatch()
+    _finish(platform, query_id)
+    monkeypatch.setattr(platform.athena, "results", _raise(error))
+    answer = call_api(api_event("GET", f"/queries/{query_id}/results"))
+
+    assert (answer[0], answer[1]["error"]["code"]) == (status, code)
+    assert "Traceback" not in answer[1]["error"]["message"]
+
+
+def test_cancel_when_athena_cannot_stop_is_503_and_changes_nothing(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query_id = submit()[1]["query_id"]
+    dispatch()
+    monkeypatch.setattr(platform.athena, "stop", _raise(Transient("InternalServerException", "injected")))
+    status, body = call_api(api_event("DELETE", f"/queries/{query_id}"))
+
+    assert (status, body["error"]["code"]) == (503, "dependency_unavailable")
+    assert call_api(api_event("GET", f"/queries/{query_id}"))[1]["status"] == "RUNNING"
+    assert platform.state("pool#DML")["active"] == 1  # the slot is still held: the query still runs
+    monkeypatch.undo()
+    assert call_api(api_event("DELETE", f"/queries/{query_id}"))[1]["status"] == "CANCELLED"  # a retry works
+    assert platform.state("pool#DML")["active"] == 0
+
+
+def test_cancel_that_loses_the_race_to_the_completion_event_is_a_conflict(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query_id = submit()[1]["query_id"]
+    dispatch()
+    stop = platform.athena.stop
+
+    def stop_while_the_query_finishes(execution_id: str) -> None:
+        _finish(platform, query_id)  # the completion event is processed between cancel's read and write
+        stop(execution_id)
+
+    monkeypatch.setattr(platform.athena, "stop", stop_while_the_query_finishes)
+    status, body = call_api(api_event("DELETE", f"/queries/{query_id}"))
+
+    assert (status, body["error"]["code"]) == (409, "conflict")
+    assert "SUCCEEDED" in body["error"]["message"]
+    assert platform.state("pool#DML")["active"] == 0  # released once, by the completion
+    assert platform.state("tenant#alpha")["running"] == 0
 
 
 def test_results_of_a_query_that_has_not_succeeded_are_a_conflict(platform: Platform) -> None:
