@@ -75,3 +75,19 @@ def test_push_rejects_out_of_order_sequence() -> None:
     queue = TenantQueue([_query(5, 1, 0.0)])
     with pytest.raises(ValueError, match="seq must increase"):
         queue.push(_query(3, 1, 0.0))
+
+
+@given(queues, st.lists(st.integers(0, 59), max_size=60), st.sampled_from([None, 30.0]))
+def test_head_is_the_first_of_the_order_after_any_pushes_and_removals(
+    queries: list[QueuedQuery], removals: list[int], aging_seconds: float | None
+) -> None:
+    queue = TenantQueue()
+    present: list[QueuedQuery] = []
+    for query, victim in zip(queries, removals + [-1] * len(queries), strict=False):
+        queue.push(query)
+        present.append(query)
+        if 0 <= victim < len(present):
+            queue.remove(present.pop(victim))
+        expected = next(queue.ordered(1000.0, aging_seconds, 2), None)
+        assert queue.head(1000.0, aging_seconds, 2) == expected
+    assert len(queue) == len(present)

@@ -25,10 +25,11 @@ class TenantQueue:
     whole queue is always one of the level heads: picking the next costs O(levels), not O(n).
     """
 
-    __slots__ = ("_levels", "_size")
+    __slots__ = ("_levels", "_size", "_top")
 
     def __init__(self, queries: Iterable[QueuedQuery] = ()) -> None:
         self._levels: dict[int, deque[QueuedQuery]] = {}
+        self._top: deque[QueuedQuery] | None = None  # the highest priority level, kept for head()
         self._size = 0
         for query in sorted(queries, key=lambda q: q.seq):
             self.push(query)
@@ -40,8 +41,12 @@ class TenantQueue:
         return self._size > 0
 
     def push(self, query: QueuedQuery) -> None:
-        level = self._levels.setdefault(query.priority, deque())
-        if level and level[-1].seq >= query.seq:
+        level = self._levels.get(query.priority)
+        if level is None:
+            level = self._levels[query.priority] = deque()
+            if self._top is None or query.priority > self._top[0].priority:
+                self._top = level
+        elif level[-1].seq >= query.seq:
             raise ValueError(f"seq must increase within a tenant: {query.seq} after {level[-1].seq}")
         level.append(query)
         self._size += 1
@@ -71,11 +76,11 @@ class TenantQueue:
         self, now: float, aging_seconds: float | None = None, max_aging_boost: int = 0
     ) -> QueuedQuery | None:
         """The first query of `ordered()`, without building the iterator (admission asks every tenant)."""
-        if not self._levels:
-            return None
         if aging_seconds is None or max_aging_boost <= 0:
             # Levels are never empty (remove() drops an emptied one): the highest level's head.
-            return self._levels[max(self._levels)][0]
+            return self._top[0] if self._top is not None else None
+        if not self._levels:
+            return None
         # As effective_priority(), inlined: this runs for every aging tenant in every admission round.
         best: QueuedQuery | None = None
         best_priority = best_seq = 0
@@ -104,4 +109,6 @@ class TenantQueue:
             level.remove(query)
         if not level:
             del self._levels[query.priority]
+            if level is self._top:
+                self._top = self._levels[max(self._levels)] if self._levels else None
         self._size -= 1
