@@ -90,6 +90,20 @@ def test_the_campaign_reports_double_starts_when_athena_ignores_the_token() -> N
     assert any(p.startswith("I-3") for p in figures.problems)
 
 
+def test_the_campaign_reports_retried_permanent_errors_when_the_dispatcher_misses_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fairshare.services import dispatch
+
+    class NeverRaised(Exception):
+        pass
+
+    monkeypatch.setattr(dispatch, "Permanent", NeverRaised)  # a refused start escapes as a crash
+    figures = _small(permanent_sql=0.3)
+    assert figures.permanent_retried > 0
+    assert any(p.startswith("I-8") for p in figures.problems)
+
+
 def test_the_campaign_reports_a_handler_error_that_no_fault_explains(monkeypatch: pytest.MonkeyPatch) -> None:
     # SQS retries, the DLQ and reconcile would finish these queries anyway; the check must still fail.
     from fairshare.handlers import completion
