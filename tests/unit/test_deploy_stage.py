@@ -32,6 +32,14 @@ def test_the_local_stage_is_reached_through_the_localstack_gateway() -> None:
     assert moved.endpoint == "http://127.0.0.1:4599/_aws/execute-api/abc123/v1"
 
 
+def test_the_stage_region_comes_from_its_output_when_the_stage_has_one() -> None:
+    # the usage report calls DynamoDB with it: without a region boto3 fails unless AWS_DEFAULT_REGION is set
+    assert (
+        stage_access("local", {**OUTPUTS, "region": {"value": "eu-west-1"}}, environ={}).region == "eu-west-1"
+    )
+    assert stage_access("local", OUTPUTS, environ={}).region is None
+
+
 def test_a_real_stage_is_reached_at_its_invoke_url() -> None:
     access = stage_access("dev", OUTPUTS, environ={})
     assert access.endpoint == "https://abc123.execute-api.us-east-1.amazonaws.com/v1"

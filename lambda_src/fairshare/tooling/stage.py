@@ -27,6 +27,7 @@ class StageAccess:
     api_keys: Mapping[str, str]  # tenant -> x-api-key value
     queries_table: str | None
     aws_endpoint_url: str | None  # LocalStack's gateway for boto3, None on AWS
+    region: str | None = None  # the stage's `region` output (absent on stages applied before it existed)
 
 
 def output_value(outputs: Mapping[str, Any], name: str) -> Any:
@@ -61,6 +62,7 @@ def stage_access(
         api_keys={str(k): str(v) for k, v in sorted(api_keys.items())},
         queries_table=str(tables["queries"]) if tables.get("queries") else None,
         aws_endpoint_url=aws_endpoint,
+        region=str(output_value(outputs, "region") or "") or None,
     )
 
 

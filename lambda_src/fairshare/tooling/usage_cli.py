@@ -130,6 +130,7 @@ def main(
     """Per tenant and user: queries by final state, bytes scanned, engine time, queue wait, databases."""
     import boto3
 
+    local_credentials = False
     if stage and not table:
         from fairshare.tooling.deploy import DeployError, find_repo_root
         from fairshare.tooling.stage import read_stage_access
@@ -141,6 +142,8 @@ def main(
             raise click.ClickException(f"stage {stage}: {exc}") from exc
         table = access.queries_table
         endpoint_url = endpoint_url or access.aws_endpoint_url
+        region = region or access.region
+        local_credentials = access.aws_endpoint_url is not None
     table_name, config_region = _resolve_table(table, config_file)
     today = datetime.now(tz=UTC).date()
     last = end.date() if end else today
@@ -151,7 +154,10 @@ def main(
         start_ms, end_ms = day_range_ms(first, last)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    session = boto3.session.Session(region_name=region or config_region)
+    credentials: dict[str, str] = {}
+    if local_credentials and boto3.session.Session().get_credentials() is None:
+        credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # LocalStack's
+    session = boto3.session.Session(region_name=region or config_region, **credentials)
     client_args: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:

@@ -63,3 +63,8 @@ output "dashboard_name" {
   description = "CloudWatch dashboard of the stage."
   value       = module.platform.dashboard_name
 }
+
+output "region" {
+  description = "AWS region of the stage, for tools that call its tables and queues directly."
+  value       = var.region
+}
