@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from fairshare.ports import DuplicateQuery
 
 from tests.integration.conftest import Platform, api_event, call_api, dispatch, submit
 
@@ -138,6 +139,22 @@ def test_ledger_down_answers_503_and_nothing_is_half_written(
     assert body["error"]["code"] == "dependency_unavailable"
     assert platform.query_items() == []
     assert platform.state("tenant#alpha").get("queued", 0) == 0
+    assert platform.queue_depth("submissions") == 0
+
+
+def test_a_duplicate_the_ledger_cannot_show_answers_503_and_writes_nothing(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the conditional write says the token exists, yet the read finds no query (e.g. a stale replica)
+    def duplicate(*_: Any) -> None:
+        raise DuplicateQuery("exists")
+
+    monkeypatch.setattr(platform.ledger, "submit", duplicate)
+    monkeypatch.setattr(platform.ledger, "get", lambda *_: None)
+    status, body = submit()
+
+    assert (status, body["error"]["code"]) == (503, "dependency_unavailable")
+    assert platform.query_items() == []
     assert platform.queue_depth("submissions") == 0
 
 
