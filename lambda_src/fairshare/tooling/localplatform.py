@@ -25,6 +25,7 @@ from typing import Any
 from fairshare.tooling.deploy import LOCAL_STAGE, make_deployer
 from fairshare.tooling.stage import (
     DEFAULT_LOCALSTACK_ENDPOINT,
+    LOCALSTACK_CREDENTIALS,
     LOCALSTACK_ENDPOINT_ENV,
     StageAccess,
     output_value,
@@ -76,8 +77,7 @@ def aws_client(service: str, endpoint: str = LOCALSTACK_ENDPOINT) -> Any:
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        **LOCALSTACK_CREDENTIALS,
     )
 
 

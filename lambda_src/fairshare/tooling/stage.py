@@ -18,6 +18,7 @@ from fairshare.tooling.deploy import LOCAL_STAGE, DeployError, make_deployer
 
 LOCALSTACK_ENDPOINT_ENV = "LOCALSTACK_ENDPOINT"
 DEFAULT_LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
+LOCALSTACK_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # any key works
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ def stage_access(
     tables = output_value(outputs, "table_names") or {}
     if not isinstance(api_keys, dict) or not isinstance(tables, dict):
         raise DeployError(f"stage {stage}: api_key_values and table_names outputs must be maps")
+    region = output_value(outputs, "region")
     aws_endpoint: str | None = None
     if stage == LOCAL_STAGE:
         aws_endpoint = env.get(LOCALSTACK_ENDPOINT_ENV, DEFAULT_LOCALSTACK_ENDPOINT).rstrip("/")
@@ -62,7 +64,7 @@ def stage_access(
         api_keys={str(k): str(v) for k, v in sorted(api_keys.items())},
         queries_table=str(tables["queries"]) if tables.get("queries") else None,
         aws_endpoint_url=aws_endpoint,
-        region=str(output_value(outputs, "region") or "") or None,
+        region=str(region) if region else None,
     )
 
 

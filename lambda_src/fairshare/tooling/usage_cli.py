@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -130,10 +131,10 @@ def main(
     """Per tenant and user: queries by final state, bytes scanned, engine time, queue wait, databases."""
     import boto3
 
-    local_credentials = False
+    credentials: Mapping[str, str] = {}
     if stage and not table:
         from fairshare.tooling.deploy import DeployError, find_repo_root
-        from fairshare.tooling.stage import read_stage_access
+        from fairshare.tooling.stage import LOCALSTACK_CREDENTIALS, read_stage_access
         from fairshare.tooling.terraform import TerraformFailed
 
         try:
@@ -143,7 +144,8 @@ def main(
         table = access.queries_table
         endpoint_url = endpoint_url or access.aws_endpoint_url
         region = region or access.region
-        local_credentials = access.aws_endpoint_url is not None
+        if access.aws_endpoint_url and boto3.session.Session().get_credentials() is None:
+            credentials = LOCALSTACK_CREDENTIALS
     table_name, config_region = _resolve_table(table, config_file)
     today = datetime.now(tz=UTC).date()
     last = end.date() if end else today
@@ -154,9 +156,6 @@ def main(
         start_ms, end_ms = day_range_ms(first, last)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    credentials: dict[str, str] = {}
-    if local_credentials and boto3.session.Session().get_credentials() is None:
-        credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # LocalStack's
     session = boto3.session.Session(region_name=region or config_region, **credentials)
     client_args: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
     err = Console(stderr=True, highlight=False, soft_wrap=True)
