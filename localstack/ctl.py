@@ -205,6 +205,11 @@ def localstack_environment(settings: Settings) -> dict[str, str]:
     # Idle Lambda processes go after 2 minutes, not Lambda's 10: a burst of concurrent invokes here leaves one
     # process (about 85 MB with Powertools) per concurrent environment on a small machine.
     env.setdefault("LAMBDA_KEEPALIVE_MS", "120000")
+    # Lambda's SQS pollers on AWS long-poll without pause, so a message is handed over as it arrives.
+    # LocalStack's poll every 1 s and back an empty queue off to 10 s, which made a completion event
+    # or a wake-up on a quiet queue wait up to 10 s. Every 0.1 s, idle or not, models AWS.
+    env.setdefault("LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC", "0.1")
+    env.setdefault("LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC", "0.1")
     if (ROOT / "localstack" / "athena_emulator" / "pyproject.toml").is_file():
         env.setdefault("PROVIDER_OVERRIDE_ATHENA", "fairshare")
     return env

@@ -183,6 +183,13 @@ class PoolRecord:
     last_throttle_at: float | None
 
 
+@dataclass(slots=True, frozen=True)
+class RoundState:
+    pools: dict[str, PoolRecord]
+    tenants: dict[str, TenantRecord]
+    bucket: tuple[float, float] | None  # start tokens and when they were counted; None before the first
+
+
 @dataclass(slots=True)
 class TenantRecord:
     name: str
@@ -224,7 +231,6 @@ class DuplicateQuery(Exception):
 
 class Ledger(Protocol):
     # submissions and reads
-    def next_seq(self, tenant: str) -> int: ...
     def get(self, query_id: str) -> QueryRecord | None: ...
     def by_execution(self, execution_id: str) -> QueryRecord | None: ...
     def submit(self, record: QueryRecord, max_queued: int) -> None:
@@ -238,6 +244,10 @@ class Ledger(Protocol):
     # state
     def tenants(self, names: Sequence[str]) -> dict[str, TenantRecord]: ...
     def pools(self, names: Sequence[str]) -> dict[str, PoolRecord]: ...
+    def round_state(self, pools: Sequence[str], tenants: Sequence[str]) -> RoundState:
+        """Pools, tenants and the start bucket in one consistent read (a round's snapshot)."""
+        ...
+
     def save_limit(
         self,
         pool: str,

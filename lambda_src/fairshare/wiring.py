@@ -34,6 +34,7 @@ class SystemClock:
 
 def build(config: Config) -> Deps:
     import boto3
+    from botocore.config import Config as BotoConfig
 
     from fairshare.adapters.athena import START_CLIENT_CONFIG, BotoAthena
     from fairshare.adapters.ddb_ledger import DynamoLedger
@@ -43,11 +44,11 @@ def build(config: Config) -> Deps:
     from fairshare.adapters.sqs import SqsWakeups
 
     session = boto3.session.Session(region_name=config.region)
+    # a round's concurrent admissions each hold a ledger connection (botocore's default pool is 10)
+    ledger_client = session.client("dynamodb", config=BotoConfig(max_pool_connections=32))
     return Deps(
         config=config,
-        ledger=DynamoLedger(
-            session.client("dynamodb"), config.queries_table, config.state_table, config.query_ttl_days
-        ),
+        ledger=DynamoLedger(ledger_client, config.queries_table, config.state_table, config.query_ttl_days),
         athena=BotoAthena(session.client("athena", config=START_CLIENT_CONFIG)),
         clock=SystemClock(),
         metrics=EmfMetrics(METRICS, config.stage, config.metrics_namespace),

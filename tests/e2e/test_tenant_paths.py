@@ -25,8 +25,9 @@ def _admitted_at(client: Client, query_id: str) -> int:
 
 
 def test_priority_order_holds_within_a_tenant(clients: dict[str, Client]) -> None:
-    finance = clients["finance"]  # max_concurrency 4
-    low = [finance.submit(hint(3.0), database="default", priority=0).query_id for _ in range(10)]
+    finance = clients["finance"]
+    # more low-priority queries than the quota (20), so some still wait when the high ones arrive
+    low = [finance.submit(hint(3.0), database="default", priority=0).query_id for _ in range(26)]
     time.sleep(1.0)
     high_submitted_ms = int(time.time() * 1000)
     high = [finance.submit(hint(1.0), database="default", priority=2).query_id for _ in range(3)]

@@ -29,7 +29,43 @@ def test_a_completion_event_finalizes_the_query_and_releases_its_slot(platform: 
     assert platform.state("pool#DML")["active"] == 0
     assert platform.state("tenant#alpha")["running"] == 0
     assert platform.state("tenant#alpha")["bytes_today"] == 2048
-    assert platform.drain("submissions") == [{"reason": "completion", "query_id": query_id}]
+    # the completion refilled the slot itself (nothing was queued): no wake-up goes through the queue
+    assert platform.drain("submissions") == []
+
+
+def test_a_completion_refills_the_slot_it_released_without_a_wake_up(platform: Platform) -> None:
+    platform.athena.quota = 1  # foreign load holds the rest: one slot for the platform
+    first, first_execution = _running(platform)
+    waiting = submit("SELECT 'waiting'")[1]["query_id"]
+    dispatch()  # the quota is full: the second query is throttled back to the head of its queue
+    assert platform.ledger.get(waiting).status == "QUEUED"  # type: ignore[union-attr]
+    platform.drain("submissions")
+    platform.athena.finish(first_execution)
+
+    complete(athena_event(first_execution, "SUCCEEDED", "fs-test-alpha"))
+
+    assert platform.ledger.get(first).status == "SUCCEEDED"  # type: ignore[union-attr]
+    assert platform.ledger.get(waiting).status == "RUNNING"  # type: ignore[union-attr]
+    assert platform.state("pool#DML")["active"] == 1
+    assert platform.drain("submissions") == []
+
+
+def test_a_refill_that_fails_falls_back_to_a_wake_up(platform: Platform, monkeypatch: object) -> None:
+    from fairshare.services.dispatch import Dispatcher
+
+    query_id, execution_id = _running(platform)
+    platform.athena.finish(execution_id)
+    platform.drain("submissions")
+
+    def broken(self: Dispatcher) -> None:
+        raise RuntimeError("ledger went away mid-round")
+
+    monkeypatch.setattr(Dispatcher, "run_round", broken)  # type: ignore[attr-defined]
+    reply = complete(athena_event(execution_id, "SUCCEEDED", "fs-test-alpha"))
+
+    assert reply == {"batchItemFailures": []}  # the release itself landed
+    assert platform.ledger.get(query_id).status == "SUCCEEDED"  # type: ignore[union-attr]
+    assert platform.drain("submissions") == [{"reason": "refill", "query_id": None}]
 
 
 def test_a_completion_event_delivered_twice_releases_once(platform: Platform) -> None:

@@ -54,6 +54,7 @@ def test_an_over_quota_throttle_requeues_at_the_head_and_lowers_the_limit(platfo
     pool = platform.ledger.pools(["DML"])["DML"]
     assert pool.limit_value == 2  # min(10 * 0.5, active when full)
     assert pool.last_throttle_at == platform.clock.now()
+    # one tenant's admissions go in its order: after the third was refused, the fourth was not tried
     assert platform.metrics.total("ThrottlingErrorCount") == 1
     # the throttled query is still the head: it is the next one admitted once a slot frees up
     assert submit("SELECT 'later'")[0] == 202

@@ -35,6 +35,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
     monkeypatch.setenv("LOCALSTACK_VENV", str(tmp_path / "no-venv"))
     monkeypatch.setenv("PYTHONPATH", "/somewhere/that/would/shadow/localstack")
     monkeypatch.delenv("LAMBDA_KEEPALIVE_MS", raising=False)
+    monkeypatch.delenv("LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC", raising=False)
+    monkeypatch.delenv("LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC", raising=False)
     return ctl.Settings.from_env()
 
 
@@ -72,6 +74,12 @@ def test_localstack_gets_the_host_mode_environment_on_its_port_without_pythonpat
     assert isinstance(pythons, dict) and all(Path(path).is_file() for path in pythons.values())
     if (ctl.ROOT / "localstack" / "athena_emulator" / "pyproject.toml").is_file():
         assert env["PROVIDER_OVERRIDE_ATHENA"] == "fairshare"
+
+
+def test_sqs_pollers_hand_a_message_over_within_a_tenth_of_a_second(settings: object) -> None:
+    env = ctl.localstack_environment(settings)
+    assert env["LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC"] == "0.1"
+    assert env["LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC"] == "0.1"
 
 
 def test_a_keepalive_set_by_the_caller_is_kept(settings: object, monkeypatch: pytest.MonkeyPatch) -> None:

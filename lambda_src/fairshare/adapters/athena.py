@@ -20,7 +20,10 @@ from fairshare.ports import (
 
 # botocore's standard mode retries TooManyRequestsException on its own; the dispatcher must see
 # every quota throttle at once (I-7), so the client used for starts makes exactly one attempt.
-START_CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1})
+# A round starts its admissions side by side, so the pool holds a connection for each of them.
+START_CLIENT_CONFIG = BotoConfig(
+    retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=32
+)
 
 _QUOTA = frozenset({"TooManyRequestsException"})
 _RATE = frozenset(

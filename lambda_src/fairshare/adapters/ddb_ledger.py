@@ -22,6 +22,7 @@ from fairshare.ports import (
     Page,
     PoolRecord,
     QueryRecord,
+    RoundState,
     TenantRecord,
     queue_key,
 )
@@ -149,17 +150,6 @@ class DynamoLedger:
         return {"Update": update}
 
     # --- submissions and reads --------------------------------------------------------------------
-    def next_seq(self, tenant: str) -> int:
-        reply = self._call(
-            "update_item",
-            TableName=self._state,
-            Key=self._key(f"tenant#{tenant}"),
-            UpdateExpression="ADD seq :one",
-            ExpressionAttributeValues=_values(one=1),
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(reply["Attributes"]["seq"]["N"])
-
     def get(self, query_id: str) -> QueryRecord | None:
         reply = self._call(
             "get_item", TableName=self._queries, Key={"query_id": {"S": query_id}}, ConsistentRead=True
@@ -168,13 +158,15 @@ class DynamoLedger:
         return record_from_item(item) if item else None
 
     def by_execution(self, execution_id: str) -> QueryRecord | None:
+        # The index projects every attribute, so its item is the record: no second read. It may lag
+        # the table; every transition the caller makes is conditional on the status it finds there.
         for item in self._query(
             TableName=self._queries,
             IndexName="execution",
             KeyConditionExpression="athena_execution_id = :e",
             ExpressionAttributeValues=_values(e=execution_id),
         ):
-            return self.get(_plain(item)["query_id"])
+            return record_from_item(item)
         return None
 
     def submit(self, record: QueryRecord, max_queued: int) -> None:
@@ -267,8 +259,21 @@ class DynamoLedger:
                 request = reply.get("UnprocessedKeys") or {}
         return found
 
+    def round_state(self, pools: Sequence[str], tenants: Sequence[str]) -> RoundState:
+        items = self._batch_get_state(
+            [f"pool#{n}" for n in pools] + [f"tenant#{n}" for n in tenants] + ["rate#start"]
+        )
+        return RoundState(
+            pools=self._pools_from(items, pools),
+            tenants=self._tenants_from(items, tenants),
+            bucket=self._bucket_from(items.get("rate#start")),
+        )
+
     def tenants(self, names: Sequence[str]) -> dict[str, TenantRecord]:
-        items = self._batch_get_state([f"tenant#{n}" for n in names])
+        return self._tenants_from(self._batch_get_state([f"tenant#{n}" for n in names]), names)
+
+    @staticmethod
+    def _tenants_from(items: dict[str, dict[str, Any]], names: Sequence[str]) -> dict[str, TenantRecord]:
         out: dict[str, TenantRecord] = {}
         for name in names:
             item = items.get(f"tenant#{name}", {})
@@ -283,7 +288,10 @@ class DynamoLedger:
         return out
 
     def pools(self, names: Sequence[str]) -> dict[str, PoolRecord]:
-        items = self._batch_get_state([f"pool#{n}" for n in names])
+        return self._pools_from(self._batch_get_state([f"pool#{n}" for n in names]), names)
+
+    @staticmethod
+    def _pools_from(items: dict[str, dict[str, Any]], names: Sequence[str]) -> dict[str, PoolRecord]:
         out: dict[str, PoolRecord] = {}
         for name in names:
             item = items.get(f"pool#{name}", {})
@@ -330,7 +338,10 @@ class DynamoLedger:
         )
 
     def read_bucket(self) -> tuple[float, float] | None:
-        item = self._batch_get_state(["rate#start"]).get("rate#start")
+        return self._bucket_from(self._batch_get_state(["rate#start"]).get("rate#start"))
+
+    @staticmethod
+    def _bucket_from(item: dict[str, Any] | None) -> tuple[float, float] | None:
         if not item or "tokens" not in item:
             return None
         return float(item["tokens"]), float(item["updated_at"])

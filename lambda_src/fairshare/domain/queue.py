@@ -46,7 +46,8 @@ class TenantQueue:
             level = self._levels[query.priority] = deque()
             if self._top is None or query.priority > self._top[0].priority:
                 self._top = level
-        elif level[-1].seq >= query.seq:
+        elif level[-1].seq > query.seq:
+            # equal numbers are two submissions at the same instant: either order is FIFO
             raise ValueError(f"seq must increase within a tenant: {query.seq} after {level[-1].seq}")
         level.append(query)
         self._size += 1

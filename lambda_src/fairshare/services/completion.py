@@ -20,8 +20,11 @@ from fairshare.services.deps import Deps
 logger = Logger(child=True)
 
 
-def announce(deps: Deps, record: QueryRecord, outcome: Finalization) -> None:
-    """After a release: metrics, the tenant's notification and a wake-up (each best effort)."""
+def announce(deps: Deps, record: QueryRecord, outcome: Finalization, wake: bool = True) -> None:
+    """After a release: metrics, the tenant's notification and a wake-up (each best effort).
+
+    `wake=False` when the caller refills the slot itself (the completion handler).
+    """
     tenant = record.tenant
     deps.metrics.emit("CompletedQueries", 1, tenant=tenant, status=outcome.status)
     deps.metrics.emit("BytesScanned", float(outcome.bytes_scanned), "Bytes", tenant=tenant)
@@ -42,13 +45,15 @@ def announce(deps: Deps, record: QueryRecord, outcome: Finalization) -> None:
             deps.notifier.notify(topic, f"athena-fairshare query {outcome.status}", message)
         except Exception:
             logger.exception("notification failed", extra={"query_id": record.query_id})
+    if not wake:
+        return
     try:
         deps.wakeups.wake("completion", record.query_id)
     except Exception:
         logger.warning("wake-up not sent after completion", extra={"query_id": record.query_id})
 
 
-def finalize_execution(deps: Deps, record: QueryRecord, execution: Execution) -> bool:
+def finalize_execution(deps: Deps, record: QueryRecord, execution: Execution, wake: bool = True) -> bool:
     """Write the terminal state Athena reports; False when another writer finalized it first."""
     outcome = Finalization(
         status=execution.state,
@@ -74,14 +79,17 @@ def finalize_execution(deps: Deps, record: QueryRecord, execution: Execution) ->
                 "bytes_scanned": outcome.bytes_scanned,
             },
         )
-        announce(deps, record, outcome)
+        announce(deps, record, outcome, wake=wake)
     else:
         logger.info("already final; nothing released", extra={"query_id": record.query_id})
     return released
 
 
 def on_state_change(deps: Deps, execution_id: str, state: str, workgroup: str | None) -> str:
-    """Handle one `Athena Query State Change` event; returns what was done (for logs and tests)."""
+    """Handle one `Athena Query State Change` event; returns what was done (for logs and tests).
+
+    A release sends no wake-up: the completion handler refills the slot itself, once per batch.
+    """
     if state not in TERMINAL_STATUSES:
         return "not-terminal"
     record = deps.ledger.by_execution(execution_id)
@@ -92,7 +100,10 @@ def on_state_change(deps: Deps, execution_id: str, state: str, workgroup: str | 
             # reconcile polls every RUNNING query past `event_grace_s`, so nothing is lost (I-1).
             logger.warning("execution not in the ledger", extra={"athena_execution_id": execution_id})
         return "not-ours"
-    logger.append_keys(query_id=record.query_id, tenant=record.tenant, athena_execution_id=execution_id)
+    # the completion handler runs a batch's records side by side: correlation keys are per thread
+    logger.thread_safe_append_keys(
+        query_id=record.query_id, tenant=record.tenant, athena_execution_id=execution_id
+    )
     if record.terminal:
         return "duplicate"
     try:
@@ -103,4 +114,4 @@ def on_state_change(deps: Deps, execution_id: str, state: str, workgroup: str | 
         raise  # transient: the record fails and SQS delivers it again
     if not execution.terminal:
         return "not-terminal"
-    return "finalized" if finalize_execution(deps, record, execution) else "duplicate"
+    return "finalized" if finalize_execution(deps, record, execution, wake=False) else "duplicate"

@@ -7,6 +7,9 @@ at its head uncounted and lowers the limit; I-8 because only transient errors ar
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
@@ -41,6 +44,9 @@ logger = Logger(child=True)
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 5.0
 FAIL_WRITE_TRIES = 4
+# A round's tenants are admitted side by side (claim, StartQueryExecution, RUNNING), this many at a
+# time; the start-rate bucket has already bounded how many admissions there are.
+ADMIT_CONCURRENCY = 16
 
 
 @dataclass(slots=True)
@@ -51,7 +57,12 @@ class RoundReport:
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     dead_lettered: list[str] = field(default_factory=list)
-    throttled_pools: set[str] = field(default_factory=set)
+    throttled_pools: set[PoolName] = field(default_factory=set)
+    # What the round cost: reading the snapshot (ledger reads) and admitting (claims and starts), in ms.
+    round_cost: dict[str, float] = field(default_factory=dict)
+    # Queued work the round could not start for want of start tokens (the bucket refills; wake again).
+    held_by_rate: int = 0
+    in_round: bool = False  # admissions of a round lower the limit once, after the round
 
 
 class Dispatcher:
@@ -59,61 +70,117 @@ class Dispatcher:
         self.deps = deps
         self._limits: dict[str, EffectiveLimit] = {}
         self._active: dict[str, int] = {}
+        self._lock = threading.Lock()  # _active and _limits, shared by a round's admissions
 
     # --- the round ----------------------------------------------------------------------------------
     def run_round(self) -> RoundReport:
+        began = time.perf_counter()
+        report = RoundReport()
+        try:
+            self._round(report, began)
+        finally:
+            report.round_cost["total_ms"] = round((time.perf_counter() - began) * 1000, 1)
+        return report
+
+    def _round(self, report: RoundReport, began: float) -> None:
         deps, config = self.deps, self.deps.config
         now = deps.clock.now()
-        report = RoundReport()
-        self._refresh_pools(now)
+        state = deps.ledger.round_state(list(POOLS), list(config.tenants))
+        self._refresh_pools(now, state.pools)
         free_total = sum(max(0, self._limits[p].slots - self._active[p]) for p in POOLS)
-        states = deps.ledger.tenants(list(config.tenants))
+        states = state.tenants
         self._emit_tenant_gauges(states)
         if free_total <= 0:
-            return report
+            return
 
         today = deps.today()
         records: dict[str, QueryRecord] = {}
         tenants: list[TenantState] = []
         oldest: float | None = None
-        for name, state in states.items():
+        wanted: dict[str, int] = {}
+        for name, tenant_state in states.items():
             policy = config.policies[name]
-            bytes_today = state.bytes_on(today)
             if (
-                state.queued <= 0
-                or state.running >= policy.max_concurrency
-                or policy.over_budget(bytes_today)
+                tenant_state.queued <= 0
+                or tenant_state.running >= policy.max_concurrency
+                or policy.over_budget(tenant_state.bytes_on(today))
             ):
                 continue
-            want = min(policy.max_concurrency - state.running, free_total)
-            heads = self._heads(name, want)
+            wanted[name] = min(policy.max_concurrency - tenant_state.running, free_total)
+        for name, heads in self._heads_of(wanted).items():
             if not heads:
                 continue
+            tenant_state = states[name]
             queue = TenantQueue(
                 QueuedQuery(r.query_id, name, r.priority, r.seq, r.submitted_at / 1000, r.statement_class)  # type: ignore[arg-type]
                 for r in heads
             )
             records.update((r.query_id, r) for r in heads)
             oldest = min(oldest or now, min(r.submitted_at for r in heads) / 1000)
-            tenants.append(TenantState(policy, max(0, state.running), queue, bytes_today))
+            tenants.append(
+                TenantState(
+                    config.policies[name], max(0, tenant_state.running), queue, tenant_state.bytes_on(today)
+                )
+            )
         deps.metrics.emit("OldestQueuedAgeSeconds", round(max(0.0, now - (oldest or now)), 3), "Seconds")
         if not tenants:
-            return report
+            return
 
-        bucket, seen = self._bucket(now)
+        bucket, seen = self._bucket(now, state.bucket)
         snapshot = Snapshot(
             now=now,
             pools={p: PoolState(p, self._active[p], self._limits[p].slots) for p in POOLS},
             tenants=tenants,
             start_tokens=bucket.available(now),
         )
-        plan = self._reserve_tokens(plan_admissions(snapshot), bucket, seen, now)
+        planned = plan_admissions(snapshot)
+        plan = self._reserve_tokens(planned, bucket, seen, now)
         report.planned = len(plan)
-        for admission in plan:
-            if admission.pool in report.throttled_pools:
-                continue  # I-7: the pool is full this round; the query stays at its head
-            self._admit(admission, records[admission.query.query_id], report)
-        return report
+        report.held_by_rate = len(planned) - len(plan)
+        report.round_cost["snapshot_ms"] = round((time.perf_counter() - began) * 1000, 1)
+        admitting = time.perf_counter()
+        report.in_round = True
+        try:
+            self._admit_all([(a, records[a.query.query_id]) for a in plan], report)
+        finally:
+            report.in_round = False
+            for pool in sorted(report.throttled_pools):
+                self._lower_limit(pool)
+        report.round_cost["admit_ms"] = round((time.perf_counter() - admitting) * 1000, 1)
+        report.round_cost["claims"] = len(plan)
+        report.round_cost["started"] = len(report.started)
+
+    def _admit_all(self, plan: list[tuple[Admission, QueryRecord]], report: RoundReport) -> None:
+        """The round's admissions, each tenant's in plan order and the tenants side by side.
+
+        Each admission is its own conditional claim, so I-2 holds however they interleave, with each
+        other and with other rounds. A tenant's own admissions go one after another (I-5): when
+        Athena refuses one, the ones behind it in that tenant's order are not started past it.
+        """
+        chains: dict[str, list[tuple[Admission, QueryRecord]]] = {}
+        for admission, record in plan:
+            chains.setdefault(record.tenant, []).append((admission, record))
+        if len(chains) <= 1:
+            for chain in chains.values():
+                self._admit_chain(chain, report)
+            return
+        with ThreadPoolExecutor(max_workers=min(len(chains), ADMIT_CONCURRENCY)) as pool:
+            futures = [pool.submit(self._admit_chain, chain, report) for chain in chains.values()]
+        errors = [error for error in (f.exception() for f in futures) if error is not None]
+        if errors:
+            raise errors[0]
+
+    def _admit_chain(self, chain: list[tuple[Admission, QueryRecord]], report: RoundReport) -> None:
+        for admission, record in chain:
+            self._admit(admission, record, report)
+
+    def _heads_of(self, wanted: dict[str, int]) -> dict[str, list[QueryRecord]]:
+        """Each tenant's queued heads, read side by side (one query per tenant and priority level)."""
+        if len(wanted) <= 1:
+            return {name: self._heads(name, want) for name, want in wanted.items()}
+        with ThreadPoolExecutor(max_workers=min(len(wanted), ADMIT_CONCURRENCY)) as pool:
+            futures = {name: pool.submit(self._heads, name, want) for name, want in wanted.items()}
+        return {name: future.result() for name, future in futures.items()}
 
     def _heads(self, tenant: str, want: int) -> list[QueryRecord]:
         policy = self.deps.config.policies[tenant]
@@ -135,9 +202,10 @@ class Dispatcher:
                 deps.metrics.emit("BudgetHeldQueries", state.queued, tenant=name)
 
     # --- pools and the start-rate bucket ---------------------------------------------------------
-    def _refresh_pools(self, now: float) -> None:
+    def _refresh_pools(self, now: float, pools: dict[str, PoolRecord] | None = None) -> None:
         deps = self.deps
-        pools = deps.ledger.pools(list(POOLS))
+        if pools is None:
+            pools = deps.ledger.pools(list(POOLS))
         for name in POOLS:
             policy = deps.config.pools[name].limit_policy()
             pool = pools[name]
@@ -169,9 +237,10 @@ class Dispatcher:
         changed_at = float(pool.limit_changed_at if pool.limit_changed_at is not None else now)
         return EffectiveLimit(value, changed_at, pool.last_throttle_at)
 
-    def _bucket(self, now: float) -> tuple[TokenBucket, tuple[float, float] | None]:
+    def _bucket(
+        self, now: float, seen: tuple[float, float] | None
+    ) -> tuple[TokenBucket, tuple[float, float] | None]:
         config = self.deps.config
-        seen = self.deps.ledger.read_bucket()
         if seen is None:
             return TokenBucket.full(config.start_rate_per_s, config.start_burst, now), None
         return TokenBucket(config.start_rate_per_s, config.start_burst, seen[0], seen[1]), seen
@@ -187,18 +256,22 @@ class Dispatcher:
             taken = bucket.take(count, now)
             if self.deps.ledger.save_bucket(taken.tokens, taken.updated_at, seen):
                 return plan[:count]
-            bucket, seen = self._bucket(now)
+            bucket, seen = self._bucket(now, self.deps.ledger.read_bucket())
         return []
 
     # --- one admission ---------------------------------------------------------------------------
     def _admit(self, admission: Admission, record: QueryRecord, report: RoundReport) -> None:
         deps = self.deps
+        if admission.pool in report.throttled_pools:
+            report.skipped.append(record.query_id)  # I-7: the pool is full this round; it stays at its head
+            return
         policy = deps.config.policies[record.tenant]
         now_ms = deps.now_ms()
         if not deps.ledger.claim(record, admission.pool, policy.max_concurrency, now_ms):
             report.skipped.append(record.query_id)  # another round won it, or a limit is reached
             return
-        self._active[admission.pool] += 1
+        with self._lock:
+            self._active[admission.pool] += 1
         deps.metrics.emit(
             "AdmissionWaitMs", max(0, now_ms - record.submitted_at), "Milliseconds", tenant=record.tenant
         )
@@ -248,23 +321,39 @@ class Dispatcher:
 
     def _on_quota_throttle(self, record: QueryRecord, pool: PoolName, report: RoundReport) -> None:
         deps = self.deps
-        now = deps.clock.now()
         if pool not in self._limits:  # reconcile's restart of a stale claim runs without a round
-            self._refresh_pools(now)
-        active_when_full = max(0, self._active[pool] - 1)
+            self._refresh_pools(deps.clock.now())
         deps.ledger.requeue(record, pool)
-        self._active[pool] = active_when_full
-        policy = deps.config.pools[pool].limit_policy()
-        lowered = self._limits[pool].on_throttle(policy, now, active=max(policy.floor, active_when_full))
-        deps.ledger.save_limit(pool, lowered.value, lowered.last_change_at, now, expected_changed_at=None)
-        self._limits[pool] = lowered
         report.requeued.append(record.query_id)
-        report.throttled_pools.add(pool)
         deps.metrics.emit("ThrottlingErrorCount", 1, tenant=record.tenant)
+        logger.warning(
+            "quota throttle: requeued at the head", extra={"query_id": record.query_id, "pool": pool}
+        )
+        with self._lock:
+            self._active[pool] = max(0, self._active[pool] - 1)
+            first = pool not in report.throttled_pools
+            report.throttled_pools.add(pool)
+        if first and not report.in_round:
+            self._lower_limit(pool)
+
+    def _lower_limit(self, pool: PoolName) -> None:
+        """I-7: one multiplicative decrease per round that met a full quota, to what was active then.
+
+        A round's starts run side by side and may all meet the same full quota: like AIMD's one cut
+        per congestion signal, they lower the limit once, after the round, to the queries it has in
+        Athena (those before the round and those it started).
+        """
+        deps = self.deps
+        now = deps.clock.now()
+        policy = deps.config.pools[pool].limit_policy()
+        with self._lock:
+            active_when_full = self._active[pool]
+            lowered = self._limits[pool].on_throttle(policy, now, active=max(policy.floor, active_when_full))
+            self._limits[pool] = lowered
+        deps.ledger.save_limit(pool, lowered.value, lowered.last_change_at, now, expected_changed_at=None)
         deps.metrics.emit("EffectiveLimit", lowered.slots, pool=pool)
         logger.warning(
-            "quota throttle: requeued at the head, limit lowered",
-            extra={"query_id": record.query_id, "pool": pool, "effective_limit": lowered.value},
+            "quota throttle: limit lowered", extra={"pool": pool, "effective_limit": lowered.value}
         )
 
     def _fail(self, record: QueryRecord, code: str, message: str, kind: str, report: RoundReport) -> None:
@@ -290,3 +379,23 @@ class Dispatcher:
         if released:
             report.failed.append(record.query_id)
             announce(deps, record, outcome)
+
+
+def refill(deps: Deps) -> RoundReport | None:
+    """The invocation that released a slot admits into it at once, with no trip through a queue.
+
+    Any number of these run beside the dispatcher's own rounds; the conditional claim keeps I-2. The
+    wake-up message stays as the fallback: sent when this round failed, or left queued work for want
+    of start tokens.
+    """
+    try:
+        report = Dispatcher(deps).run_round()
+    except Exception:
+        logger.exception("refill round failed; the dispatcher is woken instead")
+        report = None
+    if report is None or report.held_by_rate:
+        try:
+            deps.wakeups.wake("refill")
+        except Exception:
+            logger.warning("wake-up not sent after a refill; the next tick admits")
+    return report

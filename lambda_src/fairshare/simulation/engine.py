@@ -421,6 +421,7 @@ class Simulation:
         self.athena.finish(job.query.pool)
         self._athena_by_tenant[job.query.tenant] -= 1
         self.recorder.completed += 1
+        self.recorder.last_completion_s = self.now
         if self.ordering is not None:
             self._schedule(self.now + self.scenario.event_delay_s, _COMPLETION_EVENT, job)
 

@@ -102,6 +102,7 @@ class Recorder:
         self.slot_seconds_total: dict[str, float] = dict.fromkeys(tenants, 0.0)
         self.priority_inversions = 0
         self.completed = 0
+        self.last_completion_s: float | None = None
 
     # --- integration ----------------------------------------------------------------------------
     def advance(
@@ -244,6 +245,7 @@ class Recorder:
             "throttles_per_1000_starts": round(1000.0 * throttles / starts, 3) if starts else 0.0,
             "priority_inversions": self.priority_inversions,
             "completed": self.completed,
+            "last_completion_s": None if self.last_completion_s is None else round(self.last_completion_s, 3),
             "submitted": submitted,
             "starts": starts,
             "throttles": throttles,

@@ -66,7 +66,21 @@ class LognormalDuration(_Strict):
         return self.median * math.exp(self.sigma**2 / 2)
 
 
-Duration = Annotated[FixedDuration | LognormalDuration, Field(discriminator="kind")]
+class ChoiceDuration(_Strict):
+    """One of a few run times, by weight (the load generator's `--durations 2:1,5:1`)."""
+
+    kind: Literal["choice"]
+    values: list[tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]]] = Field(
+        ..., min_length=1
+    )
+
+    @property
+    def mean(self) -> float:
+        total = sum(weight for _, weight in self.values)
+        return sum(value * weight for value, weight in self.values) / total
+
+
+Duration = Annotated[FixedDuration | LognormalDuration | ChoiceDuration, Field(discriminator="kind")]
 
 
 class ForeignLoad(_Strict):

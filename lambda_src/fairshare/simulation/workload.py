@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fairshare.domain.model import PoolName, QueuedQuery
 from fairshare.simulation.scenario import (
     BurstArrivals,
+    ChoiceDuration,
     Duration,
     FixedDuration,
     PoissonArrivals,
@@ -45,6 +46,9 @@ def _arrival_times(spec: TenantSpec, rng: random.Random, horizon: float) -> list
 def _draw_duration(duration: Duration, rng: random.Random) -> float:
     if isinstance(duration, FixedDuration):
         return duration.value
+    if isinstance(duration, ChoiceDuration):
+        values, weights = zip(*duration.values, strict=True)
+        return float(rng.choices(values, weights)[0])
     return rng.lognormvariate(math.log(duration.median), duration.sigma)
 
 

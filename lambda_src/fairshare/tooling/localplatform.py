@@ -110,6 +110,9 @@ class LocalPlatform:
     endpoint: str = LOCALSTACK_ENDPOINT
     timings: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Leave LocalStack and the applied stage up on exit; the next enter finds them running and applies
+    # only what changed (`--keep` of the benchmark, for measuring one change after another).
+    keep: bool = False
 
     @property
     def outputs_file(self) -> Path:
@@ -157,6 +160,9 @@ class LocalPlatform:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.keep:
+            self.say("local platform: kept up (make localstack-down stops it)")
+            return
         try:
             if self.outputs or (self.root / ".localstack" / "terraform.tfstate").exists():
                 with self._timed("destroy"):

@@ -16,6 +16,7 @@ import re
 import tempfile
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ _WORKGROUP_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
 _NOT_FINISHED_ERROR = "Query has not yet finished. Current state: {state}"
 CUTOFF_REASON = "Query exhausted bytes scanned limit. Bytes scanned: {scanned}. Limit: {limit}."
 STATE_CHANGE_DETAIL_TYPE = "Athena Query State Change"
+PUBLISHED_KEPT = 20_000
 
 
 @dataclass(slots=True)
@@ -236,6 +238,7 @@ class AthenaEngine:
         on_change: Callable[[], None] | None = None,
         run_in_background: Callable[[Callable[[], None]], object] | None = None,
         publish_in_order: Callable[[Callable[[], None]], Future[None]] | None = None,
+        publish_metrics: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.account_id = account_id
         self.region = region
@@ -251,6 +254,8 @@ class AthenaEngine:
         # Where events and metrics are delivered: one ordered background lane in the server, so slow
         # PutEvents calls never delay state changes; inline when None.
         self._publish_in_order = publish_in_order
+        # Metrics go on a lane of their own, so a slow PutMetricData never holds back the next events.
+        self._publish_metrics = publish_metrics
         self._random = random.Random(settings.seed)
         self._lock = threading.Lock()
         self._tick_lock = threading.Lock()
@@ -264,6 +269,8 @@ class AthenaEngine:
         self._drain_scheduled = False
         self._drain_future: Future[None] | None = None
         self._last_usage_emit: float | None = None
+        # When each terminal state-change event went onto the bus, for the refill path's breakdown.
+        self._published: deque[dict[str, Any]] = deque(maxlen=PUBLISHED_KEPT)
         self._workgroups[PRIMARY] = Workgroup(
             name=PRIMARY,
             configuration=self._new_configuration({"PublishCloudWatchMetricsEnabled": True}),
@@ -274,6 +281,11 @@ class AthenaEngine:
     def active_counts(self) -> dict[str, int]:
         with self._lock:
             return self._active_counts_locked()
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """Terminal state-change events delivered to EventBridge: execution id, state, epoch seconds."""
+        with self._lock:
+            return list(self._published)
 
     def throttled_counts(self) -> dict[str, int]:
         with self._lock:
@@ -638,6 +650,9 @@ class AthenaEngine:
             events, self._outbox = self._outbox, []
             metric_data, self._metric_outbox = self._metric_outbox, []
             self._drain_scheduled = False
+        if metric_data and self._publish_metrics is not None:
+            self._publish_metrics(partial(self._publish, [], metric_data))
+            metric_data = []
         if events or metric_data:
             self._publish(events, metric_data)
 
@@ -713,6 +728,14 @@ class AthenaEngine:
                 self._events.put_events(entries)
             except Exception:  # Athena's events are best effort; a failed delivery is logged and dropped.
                 LOG.exception("could not publish %d Athena state-change events", len(entries))
+            else:
+                at = self._clock.time()
+                with self._lock:
+                    self._published.extend(
+                        {"id": d["queryExecutionId"], "state": d["currentState"], "at": at}
+                        for d in events
+                        if d["currentState"] in TERMINAL
+                    )
         if metric_data and self.settings.metrics_enabled:
             by_namespace: dict[str, list[dict[str, Any]]] = {}
             for datum in metric_data:

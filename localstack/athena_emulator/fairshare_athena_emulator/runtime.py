@@ -36,6 +36,7 @@ class EmulatorRuntime:
         self._thread: threading.Thread | None = None
         self._workers: ThreadPoolExecutor | None = None
         self._publisher: ThreadPoolExecutor | None = None
+        self._metrics_publisher: ThreadPoolExecutor | None = None
 
     def engine(self, account_id: str, region: str) -> AthenaEngine:
         key = (account_id, region)
@@ -54,6 +55,7 @@ class EmulatorRuntime:
                     on_change=self.wake,
                     run_in_background=self._submit,
                     publish_in_order=self._publish,
+                    publish_metrics=self._publish_metric_data,
                 )
                 self._engines[key] = engine
         self.start()
@@ -80,6 +82,14 @@ class EmulatorRuntime:
                 )
             return self._publisher.submit(delivery)
 
+    def _publish_metric_data(self, delivery: Callable[[], None]) -> object:
+        with self._lock:
+            if self._metrics_publisher is None:
+                self._metrics_publisher = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="athena-emulator-metrics"
+                )
+            return self._metrics_publisher.submit(delivery)
+
     def start(self) -> None:
         with self._lock:
             if self._thread is not None:
@@ -93,12 +103,13 @@ class EmulatorRuntime:
             thread, self._thread = self._thread, None
             workers, self._workers = self._workers, None
             publisher, self._publisher = self._publisher, None
+            metrics_publisher, self._metrics_publisher = self._metrics_publisher, None
         self._stopped.set()
         self.wake()
         if thread is not None:
             thread.join(timeout=5)
         # Never block a shutdown on I/O: LocalStack stops its gateway at the same time.
-        for pool in (workers, publisher):
+        for pool in (workers, publisher, metrics_publisher):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
 
@@ -128,7 +139,7 @@ class EmulatorRuntime:
 
     # ----------------------------------------------------------------------------------- admin API
     def admin(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """`/_fairshare/athena/{config,state,catalog,reset}`; answers (HTTP status, JSON document)."""
+        """`/_fairshare/athena/{config,state,published,catalog,reset}`; answers (HTTP status, JSON)."""
         route = path[len(ADMIN_PREFIX) :].strip("/") if path.startswith(ADMIN_PREFIX) else None
         try:
             payload = json.loads(body) if body else {}
@@ -150,6 +161,8 @@ class EmulatorRuntime:
                 return 200, self.settings.as_dict()["catalog"]
             if route == "state" and method == "GET":
                 return 200, self.state()
+            if route == "published" and method == "GET":
+                return 200, {"events": [e for engine in self.engines() for e in engine.published_events()]}
             if route == "reset" and method == "POST":
                 with self._lock:
                     self._engines.clear()

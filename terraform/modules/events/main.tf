@@ -48,11 +48,16 @@ resource "aws_lambda_permission" "redrive" {
 
 resource "aws_cloudwatch_event_rule" "athena_state" {
   name        = "${local.prefix}-athena-state"
-  description = "Athena query state changes of the stage's workgroups, to the athena-events queue."
+  description = "Athena queries of the stage's workgroups reaching a terminal state, to the athena-events queue."
+  # Only terminal states release a slot; QUEUED and RUNNING changes (two of every query's three events)
+  # would only be read and dropped by the completion function.
   event_pattern = jsonencode({
     source        = ["aws.athena"]
     "detail-type" = ["Athena Query State Change"]
-    detail        = { workgroupName = var.workgroup_names }
+    detail = {
+      workgroupName = var.workgroup_names
+      currentState  = ["SUCCEEDED", "FAILED", "CANCELLED"]
+    }
   })
   tags = var.tags
 }

@@ -54,6 +54,41 @@ locals {
     ],
   )
 
+  # What a round of admissions needs: claims (the ledger), starts and their results, dead letters.
+  admission_statements = concat(
+    [
+      # I-8: a query that exhausted its transient retries is parked in the DLQ, where an alarm fires.
+      { Sid = "ParkInDeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.submissions_dlq_arn] },
+      {
+        Sid      = "AthenaStartAndPoll", Effect = "Allow",
+        Action   = ["athena:BatchGetQueryExecution", "athena:GetQueryExecution", "athena:StartQueryExecution", "athena:StopQueryExecution"],
+        Resource = var.workgroup_arns
+      },
+      # StartQueryExecution runs with the caller's credentials: Athena writes results as this role.
+      {
+        Sid      = "WriteResults", Effect = "Allow",
+        Action   = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+        Resource = [local.results_objects]
+      },
+      { Sid = "ListResultsBucket", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], Resource = [var.results_bucket_arn] },
+    ],
+    length(var.data_location_arns) == 0 ? [] : [
+      { Sid = "ReadDataObjects", Effect = "Allow", Action = ["s3:GetObject"], Resource = local.data_object_arns },
+      { Sid = "ListDataBuckets", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = local.data_bucket_arns },
+    ],
+    # Finishing queries (completions, reconciliation, failed starts) notifies their tenants.
+    length(var.notify_topic_arns) == 0 ? [] : [
+      { Sid = "NotifyTenants", Effect = "Allow", Action = ["sns:Publish"], Resource = var.notify_topic_arns },
+    ],
+    length(var.glue_databases) == 0 ? [] : [
+      {
+        Sid      = "ReadCatalog", Effect = "Allow",
+        Action   = ["glue:BatchGetPartition", "glue:GetDatabase", "glue:GetDatabases", "glue:GetPartition", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
+        Resource = local.glue_resources
+      },
+    ],
+  )
+
   # Least privilege per function: exact actions on exact ARNs.
   statements = {
     api = [
@@ -72,47 +107,18 @@ locals {
       [
         { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
         { Sid = "ConsumeSubmissions", Effect = "Allow", Action = concat(local.sqs_consume_actions, ["sqs:SendMessage"]), Resource = [var.submissions_queue_arn] },
-        # I-8: a query that exhausted its transient retries is parked in the DLQ, where an alarm fires.
-        { Sid = "ParkInDeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.submissions_dlq_arn] },
-        {
-          Sid      = "AthenaStartAndPoll", Effect = "Allow",
-          Action   = ["athena:BatchGetQueryExecution", "athena:GetQueryExecution", "athena:StartQueryExecution", "athena:StopQueryExecution"],
-          Resource = var.workgroup_arns
-        },
-        # StartQueryExecution runs with the dispatcher's credentials: Athena writes results as this role.
-        {
-          Sid      = "WriteResults", Effect = "Allow",
-          Action   = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
-          Resource = [local.results_objects]
-        },
-        { Sid = "ListResultsBucket", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], Resource = [var.results_bucket_arn] },
       ],
-      length(var.data_location_arns) == 0 ? [] : [
-        { Sid = "ReadDataObjects", Effect = "Allow", Action = ["s3:GetObject"], Resource = local.data_object_arns },
-        { Sid = "ListDataBuckets", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = local.data_bucket_arns },
-      ],
-      # Reconciliation and failed starts finish queries, which notifies their tenants.
-      length(var.notify_topic_arns) == 0 ? [] : [
-        { Sid = "NotifyTenants", Effect = "Allow", Action = ["sns:Publish"], Resource = var.notify_topic_arns },
-      ],
-      length(var.glue_databases) == 0 ? [] : [
-        {
-          Sid      = "ReadCatalog", Effect = "Allow",
-          Action   = ["glue:BatchGetPartition", "glue:GetDatabase", "glue:GetDatabases", "glue:GetPartition", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
-          Resource = local.glue_resources
-        },
-      ],
+      local.admission_statements,
     )
+    # The completion function refills the slot it released itself (a round of admissions), so it
+    # holds what admitting needs, as the dispatcher does.
     completion = concat(
       [
         { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
         { Sid = "ConsumeAthenaEvents", Effect = "Allow", Action = local.sqs_consume_actions, Resource = [var.events_queue_arn] },
         { Sid = "WakeDispatcher", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.submissions_queue_arn] },
-        { Sid = "AthenaStatus", Effect = "Allow", Action = ["athena:GetQueryExecution"], Resource = var.workgroup_arns },
       ],
-      length(var.notify_topic_arns) == 0 ? [] : [
-        { Sid = "NotifyTenants", Effect = "Allow", Action = ["sns:Publish"], Resource = var.notify_topic_arns },
-      ],
+      local.admission_statements,
     )
     redrive = [
       # The ledger tells which dead letters still matter (and restarts transiently failed queries).

@@ -1,15 +1,17 @@
-# Three teams with weights 3:2:1, small caps so that the fair share is visible with a few queries.
+# Three teams with weights 3:2:1 on a quota of 20. Each may use the whole quota when the others are idle
+# (max_concurrency = the quota): the weights decide the shares while they compete, and no slot idles
+# while anyone waits. A cap below the quota would leave slots idle behind a lone backlogged tenant.
 tenants = {
   analytics = {
     weight          = 3
-    max_concurrency = 12
+    max_concurrency = 20
     databases       = ["default"]
     api_rate_limit  = 50
     api_burst_limit = 100
   }
   marketing = {
     weight             = 2
-    max_concurrency    = 8
+    max_concurrency    = 20
     daily_bytes_budget = 10737418240 # 10 GiB
     databases          = ["default"]
     api_rate_limit     = 50
@@ -17,7 +19,7 @@ tenants = {
   }
   finance = {
     weight          = 1
-    max_concurrency = 4
+    max_concurrency = 20
     allow_ddl       = true
     databases       = ["default"]
     api_rate_limit  = 50

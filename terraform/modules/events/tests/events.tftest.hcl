@@ -54,6 +54,11 @@ run "athena_state_changes_of_the_stage_go_to_the_events_queue" {
   }
 
   assert {
+    condition     = toset(jsondecode(aws_cloudwatch_event_rule.athena_state.event_pattern).detail.currentState) == toset(["SUCCEEDED", "FAILED", "CANCELLED"])
+    error_message = "only terminal states release a slot: the rule must forward those and no others"
+  }
+
+  assert {
     condition     = aws_cloudwatch_event_target.athena_state.arn == var.events_queue_arn
     error_message = "the target must be the athena-events queue"
   }
