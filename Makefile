@@ -17,10 +17,10 @@ export TF_CLI_CONFIG_FILE := $(TF_RC)
 export TF_IN_AUTOMATION := 1
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: help venv lint typecheck unit integration pytest test sim sim-demo bench demo tf-rc clean
+.PHONY: help venv lint typecheck unit integration pytest test sim sim-demo bench e2e-bench demo tf-rc clean
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(VENV)/.stamp: requirements-dev.txt lambda_src/requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON311) -m venv $(VENV)
@@ -144,6 +144,10 @@ bench: venv ## admission decisions per second at 1,000 tenants x 100k queued
 
 demo: venv localstack-venv $(TF_RC) ## the main job: the local platform up, a multi-tenant workload through it, live
 	$(PY) scripts/demo.py
+
+E2E_BENCH_ARGS ?=
+e2e-bench: venv localstack-venv $(TF_RC) ## the control loop measured on the local platform, beside direct Athena callers (burst, steady)
+	$(PY) scripts/e2e_bench.py $(E2E_BENCH_ARGS)
 
 sim-demo: venv ## the scheduler alone: the heavy_vs_light scenario in the simulator, live
 	$(PY) scripts/simulate.py --scenario scripts/scenarios/heavy_vs_light.json --live

@@ -5,67 +5,30 @@ LocalStack starts on this machine, the `local` Terraform stage is applied (API G
 host executor, DynamoDB, SQS, EventBridge, CloudWatch, the Athena emulator), and the load generator
 submits a burst through the tenant API. The view shows, per tenant, running and queued against its
 weight, plus Athena's active count against the quota, the effective limit and the throttles. At the end:
-the summary (refill and submit latency, max active against the quota) and everything is torn down.
+the summary (mean active against the quota while queries wait, makespan against the ideal, refill and
+submit latency, shares against the weights), the same workload sent straight to Athena by callers that
+retry TooManyRequests (what a team does without the platform), and everything is torn down.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-from fairshare.client import Client
-from fairshare.tooling.loadgen import LoadGenerator, LoadPlan, Snapshot, TenantTarget, percentile
+from fairshare.tooling.loadgen import LoadGenerator, LoadPlan, Snapshot, TenantTarget
 from fairshare.tooling.loadgen_cli import live_table, report_table, tenant_table
-from fairshare.tooling.localplatform import (
-    LocalPlatform,
-    aws_client,
-    emulator_admin,
-    refill_latencies,
-    workgroup_executions,
-)
+from fairshare.tooling.localplatform import LocalPlatform, aws_client
+from fairshare.tooling.loopbench_cli import AthenaWatch, platform_figures, run_direct, stage_config, warm_up
 from fairshare.tooling.usage import aggregate, cross_check_athena, day_range_ms, fetch_records
 from fairshare.tooling.usage_cli import usage_table
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-
-
-class AthenaWatch:
-    """Samples the emulator every 250 ms: active queries against the quota, and refused starts."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-        self.state: dict[str, Any] = emulator_admin(endpoint, "state")
-        self.throttled_before = self.state.get("throttled", {}).get("DML", 0)
-        self.max_active = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.25):
-            try:
-                self.state = emulator_admin(self.endpoint, "state")
-            except OSError:
-                continue
-            self.max_active = max(self.max_active, self.state["active"]["DML"])
-
-    @property
-    def throttles(self) -> int:
-        return int(self.state.get("throttled", {}).get("DML", 0)) - self.throttled_before
-
-    def __enter__(self) -> AthenaWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 def header(watch: AthenaWatch, snapshot: Snapshot) -> Text:
@@ -88,12 +51,9 @@ def main(burst: int, durations: str) -> int:
     console = Console() if sys.stdout.isatty() else Console(width=160)
     with LocalPlatform(root, say=console.print) as platform:
         access = platform.access()
-        # Warm the API's execution environments first: the summary's submit latency is then the
-        # platform's, not the first cold starts of the Lambdas on this machine.
-        for key in access.api_keys.values():
-            with Client(access.endpoint, key, timeout_s=60) as client:
-                for _ in range(3):
-                    client.usage()
+        # Warm the functions, and as many API execution environments as there are senders: the summary's
+        # latencies are then the platform's, not the first cold starts of the Lambdas on this machine.
+        warm_up(platform, senders=8)
         mix = tuple((float(d), float(w)) for d, w in (item.split(":") for item in durations.split(",")))
         plan = LoadPlan(
             tenants=tuple(TenantTarget(name, key) for name, key in access.api_keys.items()),
@@ -103,40 +63,28 @@ def main(burst: int, durations: str) -> int:
             priorities=((0, 1.0), (1, 2.0), (2, 1.0)),
             database="default",
             completion_timeout_s=600,
-            poll_interval_s=1.0,
+            poll_interval_s=2.0,
             max_workers=8,
         )
+        weights = {name: float(t["weight"]) for name, t in stage_config(platform)["tenants"].items()}
+        since_ms = int(time.time() * 1000) - 1000
         with AthenaWatch(platform.endpoint) as watch, Live(console=console, refresh_per_second=4) as live:
 
             def on_progress(snapshot: Snapshot) -> None:
                 live.update(Group(header(watch, snapshot), live_table(snapshot)))
 
-            generator = LoadGenerator(access.endpoint, plan, on_progress=on_progress, watch_usage_s=0.5)
-            started = time.time()
-            report = generator.run().as_dict()
+            generator = LoadGenerator(
+                access.endpoint, plan, on_progress=on_progress, watch_usage_s=1.0, clock=time.time
+            )
+            result = generator.run()
+            report = result.as_dict()
         console.print(report_table(report))
         console.print(tenant_table(report))
-
+        figures = platform_figures(platform, result, watch, weights, since_ms)
+        console.print("the same workload straight to Athena, each query its own retrying caller ...")
+        direct = run_direct(platform, plan, weights, console)
+        console.print(summary_table(figures, direct, report, watch))
         athena = aws_client("athena", platform.endpoint)
-        statuses = [e["Status"] for e in workgroup_executions(athena, platform.workgroups())]
-        ours = [s for s in statuses if s["SubmissionDateTime"].timestamp() >= started]
-        starts = [s["SubmissionDateTime"].timestamp() for s in ours]
-        completions = [s["CompletionDateTime"].timestamp() for s in ours if "CompletionDateTime" in s]
-        refills = refill_latencies(starts, completions)
-        summary = Table(title="athena-fairshare on the local platform", show_header=False)
-        summary.add_column(style="bold")
-        summary.add_column(justify="right")
-        quota = watch.state["quota"]["DML"]
-        for name, value in [
-            ("queries", f"{report['accepted']} accepted, {report['final_statuses']}"),
-            ("max active in Athena / quota", f"{watch.max_active} / {quota}"),
-            ("throttles (TooManyRequests)", str(watch.throttles)),
-            ("refill latency p50 / p95 (completion → next start)", _pair(refills)),
-            ("submit API latency p50 / p95", f"{report['submit_latency_ms']['p50']} / "
-             f"{report['submit_latency_ms']['p95']} ms"),
-        ]:  # fmt: skip
-            summary.add_row(name, value)
-        console.print(summary)
 
         # What the platform owners' usage report says about this run, from the ledger (and Athena).
         today = datetime.now(tz=UTC).date()
@@ -149,15 +97,47 @@ def main(burst: int, durations: str) -> int:
             f"usage report: {len(records)} queries; bytes checked against Athena for {check.checked}, "
             f"{len(check.mismatches)} mismatches"
         )
-        ok = report["completion_rate"] == 1.0 and watch.max_active <= quota
+        ok = report["completion_rate"] == 1.0 and watch.max_active <= watch.quota
     return 0 if ok else 1
 
 
-def _pair(values: list[float]) -> str:
-    p50, p95 = percentile(values, 50), percentile(values, 95)
-    if p50 is None or p95 is None:
-        return "-"
-    return f"{p50:.2f} / {p95:.2f} s ({len(values)} refills)"
+def summary_table(
+    figures: dict[str, Any], direct: dict[str, Any], report: dict[str, Any], watch: AthenaWatch
+) -> Table:
+    """What the platform bought: its loop figures, and one line for direct callers on the same work."""
+    summary = Table(title="athena-fairshare on the local platform", show_header=False)
+    summary.add_column(style="bold")
+    summary.add_column(justify="right")
+    refill, submit = figures["refill_s"], figures["submit_ms"]
+    makespan = f"{_value(figures['makespan_s'])} s (ideal {figures['ideal_s']} s)"
+    refills = f"{_value(refill['p50'])} / {_value(refill['p95'])} s"
+    shares = ", ".join(
+        f"{name} {t['share']:.2f} (w {t['target_share']:.2f})"
+        for name, t in figures["tenants"].items()
+        if t.get("share") is not None and t.get("target_share") is not None
+    )
+    rows = [
+        ("queries", f"{report['accepted']} accepted, {report['final_statuses']}"),
+        ("max active in Athena / quota", f"{watch.max_active} / {watch.quota}"),
+        ("mean active ÷ quota while a quota's worth waits", _value(figures["mean_active_over_quota"])),
+        ("makespan (ideal = Σ run times ÷ quota)", makespan),
+        ("throttles (TooManyRequests)", str(figures["throttles"])),
+        ("refill latency p50 / p95 (completion → next start)", refills),
+        ("submit API latency p50 / p95", f"{_value(submit['p50'])} / {_value(submit['p95'])} ms"),
+        ("shares of slot-seconds while all wait (weight share)", shares or "-"),
+        (
+            "direct callers, same workload (no platform)",
+            f"makespan {_value(direct['makespan_s'])} s, mean active ÷ quota "
+            f"{_value(direct['mean_active_over_quota'])}, {direct['throttles']} throttles",
+        ),
+    ]  # fmt: skip
+    for name, value in rows:
+        summary.add_row(name, value)
+    return summary
+
+
+def _value(value: float | None) -> str:
+    return "-" if value is None else f"{value}"
 
 
 if __name__ == "__main__":

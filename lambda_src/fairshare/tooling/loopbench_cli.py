@@ -26,6 +26,7 @@ from fairshare.client import Client
 from fairshare.tooling.loadgen import (
     LoadGenerator,
     LoadPlan,
+    LoadReport,
     TenantTarget,
     percentile,
     schedule,
@@ -185,7 +186,15 @@ def run_platform(
     with AthenaWatch(platform.endpoint) as watch:
         generator = LoadGenerator(access.endpoint, plan, clock=time.time)
         report = generator.run()
-    quota = watch.quota
+    return platform_figures(platform, report, watch, weights, since_ms)
+
+
+def platform_figures(
+    platform: LocalPlatform, report: LoadReport, watch: AthenaWatch, weights: dict[str, float], since_ms: int
+) -> dict[str, Any]:
+    """The loop's figures of a load generator's run through the platform (its clock: `time.time`),
+    from the ledger, the emulated Athena and the completion handler's log lines."""
+    access = platform.access()
     dynamodb = aws_client("dynamodb", platform.endpoint)
     ids = {r.query_id for r in report.records if r.query_id}
     ledger = {
@@ -233,7 +242,7 @@ def run_platform(
                     released=entry.finished_at / 1000,
                 )
             )
-    figures = loop_figures(timings, watch.samples, quota, weights, watch.throttles)
+    figures = loop_figures(timings, watch.samples, watch.quota, weights, watch.throttles)
     figures["hops"] = hop_breakdown(releases, admissions, Backlog(timings))
     figures["rounds"] = {
         "dispatcher": dispatcher_round_costs(logs, str(names.get("dispatcher")), since_ms),
