@@ -69,6 +69,11 @@ class Settings:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def dynamodb_port(self) -> int:
+        """DynamoDB Local's own port; the local stage's Lambdas call it directly (its `dynamodb_endpoint`)."""
+        return int(os.environ.get("LOCALSTACK_DYNAMODB_PORT") or self.port + 2)
+
 
 # --- DynamoDB Local, offline
 def _run(command: list[str], cwd: Path | None = None) -> None:
@@ -210,6 +215,12 @@ def localstack_environment(settings: Settings) -> dict[str, str]:
     # or a wake-up on a quiet queue wait up to 10 s. Every 0.1 s, idle or not, models AWS.
     env.setdefault("LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC", "0.1")
     env.setdefault("LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC", "0.1")
+    # DynamoDB Local on a known port with one shared database, so that the Lambdas can call it without
+    # LocalStack's proxy (which costs LocalStack's one Python process a parse and a re-send per call,
+    # and made every ledger call wait behind every other AWS call of the platform). Terraform and the
+    # tools still go through LocalStack and see the same tables.
+    env.setdefault("DYNAMODB_SHARE_DB", "1")
+    env.setdefault("DYNAMODB_LOCAL_PORT", str(settings.dynamodb_port))
     if (ROOT / "localstack" / "athena_emulator" / "pyproject.toml").is_file():
         env.setdefault("PROVIDER_OVERRIDE_ATHENA", "fairshare")
     return env

@@ -80,7 +80,7 @@ def main(burst: int, durations: str) -> int:
             report = result.as_dict()
         console.print(report_table(report))
         console.print(tenant_table(report))
-        figures = platform_figures(platform, result, watch, weights, since_ms)
+        figures, _ = platform_figures(platform, result, watch, weights, since_ms)
         console.print("the same workload straight to Athena, each query its own retrying caller ...")
         direct = run_direct(platform, plan, weights, console)
         console.print(summary_table(figures, direct, report, watch))

@@ -431,3 +431,15 @@ def test_a_delivery_lost_to_a_shut_down_lane_is_scheduled_again(
     clock.advance(1.0)
     engine.run_due()
     assert [d["currentState"] for d in _details(events, execution_id)] == ["QUEUED", "RUNNING"]
+
+
+def test_terminal_events_are_recorded_with_when_they_reached_the_bus(
+    engine: AthenaEngine, clock: FakeClock
+) -> None:
+    execution_id = start(engine, "SELECT 1")
+    clock.advance(1.0)
+    engine.run_due()  # RUNNING: published, but not a terminal state
+    assert engine.published_events() == []
+    clock.advance(2.0)
+    engine.run_due()
+    assert engine.published_events() == [{"id": execution_id, "state": "SUCCEEDED", "at": clock.now}]

@@ -37,6 +37,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
     monkeypatch.delenv("LAMBDA_KEEPALIVE_MS", raising=False)
     monkeypatch.delenv("LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC", raising=False)
     monkeypatch.delenv("LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC", raising=False)
+    for name in ("DYNAMODB_SHARE_DB", "DYNAMODB_LOCAL_PORT", "LOCALSTACK_DYNAMODB_PORT"):
+        monkeypatch.delenv(name, raising=False)
     return ctl.Settings.from_env()
 
 
@@ -80,6 +82,12 @@ def test_sqs_pollers_hand_a_message_over_within_a_tenth_of_a_second(settings: ob
     env = ctl.localstack_environment(settings)
     assert env["LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC"] == "0.1"
     assert env["LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC"] == "0.1"
+
+
+def test_dynamodb_local_listens_on_a_known_port_with_one_shared_database(settings: object) -> None:
+    env = ctl.localstack_environment(settings)
+    assert env["DYNAMODB_SHARE_DB"] == "1"
+    assert env["DYNAMODB_LOCAL_PORT"] == "4779"  # the gateway's port (4777 here) + 2
 
 
 def test_a_keepalive_set_by_the_caller_is_kept(settings: object, monkeypatch: pytest.MonkeyPatch) -> None:

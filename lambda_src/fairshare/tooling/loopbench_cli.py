@@ -179,7 +179,7 @@ def summarise_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_platform(
     platform: LocalPlatform, plan: LoadPlan, weights: dict[str, float], console: Console
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[Timing]]:
     access = platform.access()
     wait_idle(platform.endpoint)
     since_ms = int(time.time() * 1000) - 1000
@@ -191,7 +191,7 @@ def run_platform(
 
 def platform_figures(
     platform: LocalPlatform, report: LoadReport, watch: AthenaWatch, weights: dict[str, float], since_ms: int
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[Timing]]:
     """The loop's figures of a load generator's run through the platform (its clock: `time.time`),
     from the ledger, the emulated Athena and the completion handler's log lines."""
     access = platform.access()
@@ -249,7 +249,7 @@ def platform_figures(
         "completion refill": dispatcher_round_costs(logs, str(names.get("completion")), since_ms),
     }
     figures["lost"] = sum(1 for r in report.records if r.query_id and r.final_status != "SUCCEEDED")
-    return figures
+    return figures, timings
 
 
 def run_direct(
@@ -266,7 +266,7 @@ def run_direct(
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=BotoConfig(retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=200),
+        config=BotoConfig(retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=1000),
     )
     planned = schedule(plan)
     with AthenaWatch(platform.endpoint) as watch:
@@ -283,27 +283,30 @@ def run_direct(
 
 
 def predict(
-    plan: LoadPlan, tenants: dict[str, dict[str, Any]], quota: int, event_delay_s: float
+    plan: LoadPlan,
+    tenants: dict[str, dict[str, Any]],
+    quota: int,
+    event_delay_s: float,
+    timings: list[Timing],
 ) -> dict[str, Any]:
-    """The simulator's fairshare policy on the same workload, with the measured refill delay."""
+    """The simulator's fairshare policy on the same work: each query arrives when its submit was
+    accepted in the measured run, and a completion reaches the dispatcher after the measured refill delay."""
     from fairshare.simulation.engine import simulate
     from fairshare.simulation.scenario import parse_scenario
 
     spread = {str(p): w / sum(w for _, w in plan.priorities) for p, w in plan.priorities}
+    first = min(t.submitted for t in timings)
     specs: dict[str, Any] = {}
     for target in plan.tenants:
         config = tenants[target.name]
-        if plan.burst is not None:
-            arrivals = [{"kind": "burst", "at_s": 0, "count": plan.burst}]
-        else:
-            assert plan.rate_per_s is not None
-            rate = plan.rate_per_s / len(plan.tenants)
-            arrivals = [{"kind": "poisson", "rate_per_s": rate, "start_s": 0, "end_s": plan.duration_s}]
+        accepted = sorted(
+            t.submitted + (t.submit_latency_s or 0.0) - first for t in timings if t.tenant == target.name
+        )
         specs[target.name] = {
             "weight": config["weight"],
             "max_concurrency": config["max_concurrency"],
             "max_queued": 100_000,
-            "arrivals": arrivals,
+            "arrivals": [{"kind": "burst", "at_s": round(at, 3), "count": 1} for at in accepted],
             "duration_s": {"kind": "choice", "values": [list(d) for d in plan.durations]},
             "priorities": spread,
         }
@@ -473,15 +476,16 @@ def main(
             if name not in chosen:
                 continue
             console.print(f"{name}: through the platform ...")
-            rows = {"platform": run_platform(platform, plan, weights, console)}
+            platform_row, timings = run_platform(platform, plan, weights, console)
+            rows: dict[str, Any] = {"platform": platform_row}
             if not skip_direct:
                 console.print(f"{name}: direct callers ...")
                 rows["direct"] = run_direct(platform, plan, weights, console)
-            platform_row = rows["platform"]
             quota = int(emulator_admin(platform.endpoint, "state")["quota"]["DML"])
             total = platform_row["hops"].get("total", {})
             if total.get("p50") is not None:
-                rows["simulator"] = {"prediction": predict(plan, tenant_configs, quota, float(total["p50"]))}
+                prediction = predict(plan, tenant_configs, quota, float(total["p50"]), timings)
+                rows["simulator"] = {"prediction": prediction}
             if "direct" in rows and rows["direct"].get("makespan_s") and platform_row.get("makespan_s"):
                 platform_row["makespan_over_direct"] = round(
                     platform_row["makespan_s"] / rows["direct"]["makespan_s"], 3

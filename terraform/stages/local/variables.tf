@@ -20,6 +20,17 @@ variable "athena_endpoint" {
   }
 }
 
+variable "dynamodb_endpoint" {
+  description = "DynamoDB Local's own port (localstack/ctl.py starts it there with one shared database); the Lambdas get it as AWS_ENDPOINT_URL_DYNAMODB. null: through LocalStack's gateway."
+  type        = string
+  default     = "http://127.0.0.1:4568"
+
+  validation {
+    condition     = var.dynamodb_endpoint == null || can(regex("^https?://", var.dynamodb_endpoint))
+    error_message = "dynamodb_endpoint must be an http(s) URL or null."
+  }
+}
+
 variable "region" {
   description = "Region of the local stage."
   type        = string
