@@ -172,38 +172,3 @@ class LocalPlatform:
         finally:
             with self._timed("stop"):
                 self._ctl("down")
-
-
-def refill_latencies(starts: list[float], completions: list[float]) -> list[float]:
-    """Seconds from each completion to the start that took its slot (completion → next start).
-
-    Completions and starts are paired in time order, each start with the earliest unpaired completion
-    before it; only completions before the last start count (after it nothing was left to start).
-    """
-    ordered_starts = sorted(starts)
-    if not ordered_starts:
-        return []
-    last_start = ordered_starts[-1]
-    latencies: list[float] = []
-    start_index = 0
-    for completed in sorted(c for c in completions if c <= last_start):
-        while start_index < len(ordered_starts) and ordered_starts[start_index] < completed:
-            start_index += 1
-        if start_index == len(ordered_starts):
-            break
-        latencies.append(ordered_starts[start_index] - completed)
-        start_index += 1
-    return latencies
-
-
-def workgroup_executions(athena: Any, workgroups: list[str]) -> list[dict[str, Any]]:
-    """Every execution of the given workgroups (ListQueryExecutions, then BatchGet by 50)."""
-    ids: list[str] = []
-    for workgroup in workgroups:
-        for page in athena.get_paginator("list_query_executions").paginate(WorkGroup=workgroup):
-            ids += page.get("QueryExecutionIds", [])
-    executions: list[dict[str, Any]] = []
-    for first in range(0, len(ids), 50):
-        answer = athena.batch_get_query_execution(QueryExecutionIds=ids[first : first + 50])
-        executions += answer.get("QueryExecutions", [])
-    return executions
