@@ -6,6 +6,7 @@ import csv
 import io
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,12 @@ def _admitted_at(client: Client, query_id: str) -> int:
 
 def test_priority_order_holds_within_a_tenant(clients: dict[str, Client]) -> None:
     finance = clients["finance"]
-    # more low-priority queries than the quota (20), so some still wait when the high ones arrive
-    low = [finance.submit(hint(3.0), database="default", priority=0).query_id for _ in range(26)]
+    # More low-priority queries than the quota (20), submitted at once and long enough that some still
+    # wait when the high-priority ones arrive.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        low = list(
+            pool.map(lambda _: finance.submit(hint(10.0), database="default", priority=0).query_id, range(26))
+        )
     time.sleep(1.0)
     high_submitted_ms = int(time.time() * 1000)
     high = [finance.submit(hint(1.0), database="default", priority=2).query_id for _ in range(3)]
@@ -78,8 +83,10 @@ def test_results_come_back_through_the_presigned_url_and_match_duckdb(
 def test_cancel_works_for_queued_and_running_queries(
     clients: dict[str, Client], aws: Callable[[str], Any]
 ) -> None:
-    finance = clients["finance"]  # max_concurrency 4: the fifth waits
-    running = [finance.submit(hint(60.0), database="default").query_id for _ in range(4)]
+    finance = clients["finance"]
+    # as many as the platform's limit (the quota, 20; finance may use all of it): the next one waits
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        running = list(pool.map(lambda _: finance.submit(hint(60.0), database="default").query_id, range(20)))
     queued = finance.submit(hint(60.0), database="default").query_id
     deadline = time.monotonic() + 90
     while any(finance.status(q).status != "RUNNING" for q in running):
