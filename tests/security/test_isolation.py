@@ -57,14 +57,14 @@ def _finish(platform: Platform, query_id: str, tenant: str) -> None:
 @pytest.fixture(scope="module")
 def world(_moto_stage: Platform) -> Iterator[World]:
     with wired(reset(_moto_stage)) as platform:
-        b = [submit(f"SELECT {i} AS b", key="key-beta")[1]["query_id"] for i in range(4)]
+        b = [submit(f"SELECT {i} AS b", key="key-beta")[1]["query_id"] for i in range(5)]
         a = [submit("SELECT 1 AS a", key="key-alpha")[1]["query_id"]]
-        dispatch()  # beta's cap is 3: three start, the fourth stays QUEUED
-        _finish(platform, b[0], "beta")
+        dispatch()  # beta's cap is 3: three start, two stay QUEUED
+        _finish(platform, b[0], "beta")  # the completion refills beta's freed slot with the fourth
         _finish(platform, a[0], "alpha")
         statuses = {q: platform.ledger.get(q).status for q in b}  # type: ignore[union-attr]
-        assert list(statuses.values()) == ["SUCCEEDED", "RUNNING", "RUNNING", "QUEUED"], statuses
-        yield World(platform, a, {"succeeded": b[0], "running": b[1], "running2": b[2], "queued": b[3]})
+        assert list(statuses.values()) == ["SUCCEEDED", "RUNNING", "RUNNING", "RUNNING", "QUEUED"], statuses
+        yield World(platform, a, {"succeeded": b[0], "running": b[1], "running2": b[2], "queued": b[4]})
 
 
 def _snapshot(platform: Platform) -> dict[str, Any]:
