@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from aws_lambda_powertools import Logger
 
@@ -47,6 +50,7 @@ FAIL_WRITE_TRIES = 4
 # A round's tenants are admitted side by side (claim, StartQueryExecution, RUNNING), this many at a
 # time; the start-rate bucket has already bounded how many admissions there are.
 ADMIT_CONCURRENCY = 16
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -62,7 +66,6 @@ class RoundReport:
     round_cost: dict[str, float] = field(default_factory=dict)
     # Queued work the round could not start for want of start tokens (the bucket refills; wake again).
     held_by_rate: int = 0
-    in_round: bool = False  # admissions of a round lower the limit once, after the round
 
 
 class Dispatcher:
@@ -139,11 +142,9 @@ class Dispatcher:
         report.held_by_rate = len(planned) - len(plan)
         report.round_cost["snapshot_ms"] = round((time.perf_counter() - began) * 1000, 1)
         admitting = time.perf_counter()
-        report.in_round = True
         try:
             self._admit_all([(a, records[a.query.query_id]) for a in plan], report)
         finally:
-            report.in_round = False
             for pool in sorted(report.throttled_pools):
                 self._lower_limit(pool)
         report.round_cost["admit_ms"] = round((time.perf_counter() - admitting) * 1000, 1)
@@ -160,15 +161,7 @@ class Dispatcher:
         chains: dict[str, list[tuple[Admission, QueryRecord]]] = {}
         for admission, record in plan:
             chains.setdefault(record.tenant, []).append((admission, record))
-        if len(chains) <= 1:
-            for chain in chains.values():
-                self._admit_chain(chain, report)
-            return
-        with ThreadPoolExecutor(max_workers=min(len(chains), ADMIT_CONCURRENCY)) as pool:
-            futures = [pool.submit(self._admit_chain, chain, report) for chain in chains.values()]
-        errors = [error for error in (f.exception() for f in futures) if error is not None]
-        if errors:
-            raise errors[0]
+        _side_by_side([partial(self._admit_chain, chain, report) for chain in chains.values()])
 
     def _admit_chain(self, chain: list[tuple[Admission, QueryRecord]], report: RoundReport) -> None:
         for admission, record in chain:
@@ -176,11 +169,8 @@ class Dispatcher:
 
     def _heads_of(self, wanted: dict[str, int]) -> dict[str, list[QueryRecord]]:
         """Each tenant's queued heads, read side by side (one query per tenant and priority level)."""
-        if len(wanted) <= 1:
-            return {name: self._heads(name, want) for name, want in wanted.items()}
-        with ThreadPoolExecutor(max_workers=min(len(wanted), ADMIT_CONCURRENCY)) as pool:
-            futures = {name: pool.submit(self._heads, name, want) for name, want in wanted.items()}
-        return {name: future.result() for name, future in futures.items()}
+        heads = _side_by_side([partial(self._heads, name, want) for name, want in wanted.items()])
+        return dict(zip(wanted, heads, strict=True))
 
     def _heads(self, tenant: str, want: int) -> list[QueryRecord]:
         policy = self.deps.config.policies[tenant]
@@ -275,10 +265,15 @@ class Dispatcher:
         deps.metrics.emit(
             "AdmissionWaitMs", max(0, now_ms - record.submitted_at), "Milliseconds", tenant=record.tenant
         )
-        self.start(record, admission.pool, report)
+        self._start(record, admission.pool, report)
 
     def start(self, record: QueryRecord, pool: PoolName, report: RoundReport) -> None:
-        """Start an ADMITTED query (also reconcile's restart of a stale claim)."""
+        """Start an ADMITTED query outside a round (reconcile's restart of a stale claim)."""
+        self._start(record, pool, report)
+        if pool in report.throttled_pools:
+            self._lower_limit(pool)
+
+    def _start(self, record: QueryRecord, pool: PoolName, report: RoundReport) -> None:
         deps = self.deps
         log = {"query_id": record.query_id, "tenant": record.tenant}
         while True:
@@ -331,10 +326,7 @@ class Dispatcher:
         )
         with self._lock:
             self._active[pool] = max(0, self._active[pool] - 1)
-            first = pool not in report.throttled_pools
-            report.throttled_pools.add(pool)
-        if first and not report.in_round:
-            self._lower_limit(pool)
+            report.throttled_pools.add(pool)  # the limit is lowered once, when the round (or start) ends
 
     def _lower_limit(self, pool: PoolName) -> None:
         """I-7: one multiplicative decrease per round that met a full quota, to what was active then.
@@ -379,6 +371,16 @@ class Dispatcher:
         if released:
             report.failed.append(record.query_id)
             announce(deps, record, outcome)
+
+
+def _side_by_side(work: list[Callable[[], T]]) -> list[T]:
+    """Run independent calls at once (up to ADMIT_CONCURRENCY threads); results in order. After all
+    have finished, the first call that raised raises again."""
+    if len(work) <= 1:
+        return [call() for call in work]
+    with ThreadPoolExecutor(max_workers=min(len(work), ADMIT_CONCURRENCY)) as pool:
+        futures = [pool.submit(call) for call in work]
+    return [future.result() for future in futures]
 
 
 def refill(deps: Deps) -> RoundReport | None:
