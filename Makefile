@@ -137,7 +137,7 @@ reliability-quick: venv ## the reduced campaign and its checks (also part of mak
 	$(PY) -m pytest -q -p no:cacheprovider tests/reliability
 
 sim: venv ## compare policies on every bundled scenario
-	$(PY) scripts/simulate.py --scenario all --policies fairshare,fifo,round_robin,seed000
+	$(PY) scripts/simulate.py --scenario all --policies fairshare,weighted_fair,fifo,round_robin,seed000
 
 bench: venv ## admission decisions per second at 1,000 tenants x 100k queued
 	$(PY) scripts/bench_admission.py

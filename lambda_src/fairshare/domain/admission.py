@@ -1,27 +1,59 @@
-"""Admission across tenants (I-2, I-5, I-6): Trino's `weighted_fair` over per-tenant queues.
+"""Admission across tenants (I-2, I-5, I-6): fair share by service received, over per-tenant queues.
 
 Among tenants with work queued, below their hard cap and within budget, the next slot goes to the
-least `running / weight`; ties go to the oldest head of line. A tenant only ever offers its own head
-(I-5): if the head's pool is full, nothing behind it passes. A call first reads every eligible
-tenant's head, O(tenants) (about 1 ms for 1,000 tenants, see scripts/bench_admission.py); then each
-decision costs O(log tenants).
+tenant furthest behind its weighted share of *service*: least `charge / weight`, where the charge is
+- the slot-seconds it has received (decayed, `fairshare.domain.service`),
+- plus what its running queries hold: their elapsed slot-seconds, or one mean run time each if more,
+- plus one mean run time (its own decayed mean) per query admitted in this round.
+So a round spreads its slots by weight, and over time the rounding of whole slots evens out: a tenant
+that held more than its share of slots for a while is passed over until the others catch up.
+
+A tenant that was idle (nothing running, and nothing released since its oldest waiting query came)
+banks no credit: it rejoins at the service received by the least-served tenant in service (the
+virtual time of start-time fair queueing; with nobody in service, by the most served), and the claim
+writes that lift into its history (`Admission.lift_s`).
+
+`weighted_fair` is Trino's rule: least `running / weight`, whole running counts only. Whenever
+`quota · w / Σw` is not whole it favours the small weights (4:2:1:1 on 20 slots: 0.45 / 0.25 / 0.15 /
+0.15 of the slot-seconds instead of 0.5 / 0.25 / 0.125 / 0.125).
+
+Ties go to the oldest head of line. A tenant only ever offers its own head (I-5): if the head's pool
+is full, nothing behind it passes. A call first reads every eligible tenant's head, O(tenants) (about
+1 ms for 1,000 tenants, see scripts/bench_admission.py); then each decision costs O(log tenants).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from fairshare.domain.model import Admission, PoolName, QueuedQuery, Snapshot, TenantState
+from fairshare.domain.service import DEFAULT_RUN_S
 
-# (running/weight, head submitted_at, tenant name, tenant index); the index breaks nothing but
-# keeps the tuple comparable without comparing queries.
+# (charge/weight or running/weight, head submitted_at, tenant name, tenant index); the index breaks
+# nothing but keeps the tuple comparable without comparing queries.
 _HeapEntry = tuple[float, float, str, int]
 
 
 def _candidates(tenant: TenantState, now: float) -> Iterator[QueuedQuery]:
     policy = tenant.policy
     return tenant.queue.ordered(now, policy.aging_seconds, policy.max_aging_boost)
+
+
+def virtual_time(competing: Sequence[TenantState], everyone: Sequence[TenantState]) -> float:
+    """The service per weight at which an idle tenant rejoins: the least received by the tenants in
+    service that compete for slots (work queued, below cap and budget), whose charges all lie above
+    it; with none, the most received by any tenant, so that after a quiet spell everyone starts level."""
+    in_service = [t.service.received_s / t.policy.weight for t in competing if t.running > 0]
+    if in_service:
+        return min(in_service)
+    return max((t.service.received_s / t.policy.weight for t in everyone), default=0.0)
+
+
+def _default_run_s(tenants: Sequence[TenantState]) -> float:
+    """The run time charged for a tenant without history: the mean over the tenants that have one."""
+    means = [t.service.mean_run_s for t in tenants if t.service.mean_run_s]
+    return sum(means) / len(means) if means else DEFAULT_RUN_S
 
 
 def plan_admissions(snapshot: Snapshot) -> list[Admission]:
@@ -40,6 +72,12 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
     cursors: dict[int, Iterator[QueuedQuery]] = {}
     running: dict[int, int] = {}
     now = snapshot.now
+    fair = snapshot.share == "fair_share"
+    # fair share only: charge at the snapshot, charge per admission, lift of an idle tenant
+    charge: dict[int, float] = {}
+    cost: dict[int, float] = {}
+    lift: dict[int, float] = {}
+    eligible: list[tuple[int, TenantState, QueuedQuery]] = []
     # Once per tenant per call, so no property or helper calls here (TenantState.held_by_budget inlined).
     for index, tenant in enumerate(snapshot.tenants):
         policy = tenant.policy
@@ -54,7 +92,28 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
             continue
         heads[index] = head
         running[index] = tenant_running
-        heaps[head.pool].append((tenant_running / policy.weight, head.submitted_at, policy.name, index))
+        eligible.append((index, tenant, head))
+    if fair:
+        virtual = virtual_time([tenant for _, tenant, _ in eligible], snapshot.tenants)
+        default_run = _default_run_s(snapshot.tenants)
+    for index, tenant, head in eligible:
+        policy = tenant.policy
+        tenant_running = running[index]
+        if fair:
+            service = tenant.service
+            each = cost[index] = service.mean_run_s or default_run
+            held = service.received_s + max(service.elapsed_s, tenant_running * each)
+            waiting_since = tenant.queue.oldest_submitted_at()
+            if waiting_since is not None and service.idle_before(tenant_running, waiting_since):
+                up = virtual * policy.weight - service.received_s
+                if up > 1e-9:
+                    lift[index] = up
+                    held += up
+            charge[index] = held
+            key = held / policy.weight
+        else:
+            key = tenant_running / policy.weight
+        heaps[head.pool].append((key, head.submitted_at, policy.name, index))
     for heap in heaps.values():
         heapq.heapify(heap)
 
@@ -65,12 +124,14 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
             break
         _, _, name, index = heapq.heappop(min(open_heaps, key=lambda heap: heap[0]))
         head = heads.pop(index)
-        admissions.append(Admission(query=head, pool=head.pool))
+        admissions.append(Admission(query=head, pool=head.pool, lift_s=lift.pop(index, 0.0)))
         free[head.pool] -= 1
         tokens -= 1
         running[index] += 1
         tenant = snapshot.tenants[index]
         policy = tenant.policy
+        if fair:
+            charge[index] += cost[index]
         if running[index] < policy.max_concurrency:
             cursor = cursors.get(index)
             if cursor is None:
@@ -80,8 +141,6 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
             following = next(cursor, None)
             if following is not None and following.pool in heaps:
                 heads[index] = following
-                heapq.heappush(
-                    heaps[following.pool],
-                    (running[index] / policy.weight, following.submitted_at, name, index),
-                )
+                key = charge[index] / policy.weight if fair else running[index] / policy.weight
+                heapq.heappush(heaps[following.pool], (key, following.submitted_at, name, index))
     return admissions

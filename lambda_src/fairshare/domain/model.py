@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from fairshare.domain.errors import ValidationFailed
+from fairshare.domain.service import Service
 
 if TYPE_CHECKING:
     from fairshare.domain.queue import TenantQueue
@@ -14,6 +15,10 @@ if TYPE_CHECKING:
 PoolName = Literal["DML", "DDL"]
 POOLS: tuple[PoolName, ...] = ("DML", "DDL")
 BudgetAction = Literal["hold", "reject"]
+# How admission shares the slots among tenants: by service received (default) or by current
+# concurrency (Trino's `weighted_fair`). See fairshare.domain.admission.
+SharePolicy = Literal["fair_share", "weighted_fair"]
+SHARE_POLICIES: tuple[SharePolicy, ...] = ("fair_share", "weighted_fair")
 
 
 @dataclass(slots=True, frozen=True)
@@ -97,12 +102,14 @@ class PoolState:
 
 @dataclass(slots=True, frozen=True)
 class TenantState:
-    """A tenant at snapshot time: policy, active count, today's scanned bytes and its ordered queue."""
+    """A tenant at snapshot time: policy, active count, its ordered queue (empty when it has nothing
+    queued: it still counts for fair share), today's scanned bytes and the service it has received."""
 
     policy: TenantPolicy
     running: int
     queue: TenantQueue
     bytes_today: int = 0
+    service: Service = field(default_factory=Service)
 
     @property
     def held_by_budget(self) -> bool:
@@ -111,20 +118,28 @@ class TenantState:
 
 @dataclass(slots=True, frozen=True)
 class Snapshot:
-    """What admission needs to decide: the time, the pools, the tenants and the start tokens left."""
+    """What admission needs to decide: the time, the pools, the tenants, the start tokens left and
+    the share policy."""
 
     now: float
     pools: Mapping[PoolName, PoolState]
     tenants: Sequence[TenantState]
     start_tokens: int
+    share: SharePolicy = "fair_share"
 
 
 @dataclass(slots=True, frozen=True)
 class Admission:
-    """One decision: start this query now, in this pool."""
+    """One decision: start this query now, in this pool.
+
+    `lift_s`: slot-seconds to add to the tenant's service with the claim, which the claim may only do
+    while the tenant has no query running: a tenant that was idle rejoins at the service of the
+    least-served tenant in service, and banks no credit for the time it was away.
+    """
 
     query: QueuedQuery
     pool: PoolName
+    lift_s: float = 0.0
 
     @property
     def tenant(self) -> str:

@@ -99,6 +99,10 @@ class TenantQueue:
                 best, best_priority, best_seq = query, priority, query.seq
         return best
 
+    def oldest_submitted_at(self) -> float | None:
+        """When the longest-waiting query was submitted (each level is FIFO: one of the level heads)."""
+        return min((level[0].submitted_at for level in self._levels.values() if level), default=None)
+
     def remove(self, query: QueuedQuery) -> None:
         """Remove an admitted or cancelled query (O(1) for a level head, the usual case)."""
         level = self._levels.get(query.priority)

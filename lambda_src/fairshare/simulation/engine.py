@@ -5,9 +5,10 @@ the pool's total active is at its quota is answered with TooManyRequests. Foreig
 (other users of the account) that takes free quota slots as soon as they free up, before ours, since
 it does not go through the platform; when its demand falls, its queries end.
 
-Dispatcher policies (`fairshare`, `fifo`, `round_robin`) share one machinery, modelled on the
-dispatcher Lambda: a ledger view (per pool, the queries admitted and not yet known complete; per
-tenant, its running count), an `EffectiveLimit` per pool under AIMD (`recover` every round,
+Dispatcher policies (`fairshare`, `weighted_fair`, `fifo`, `round_robin`) share one machinery,
+modelled on the dispatcher Lambda: a ledger view (per pool, the queries admitted and not yet known
+complete; per tenant, its running count and its service history, charged at release), an
+`EffectiveLimit` per pool under AIMD (`recover` every round,
 `on_throttle(active=ledger)` on TooManyRequests), and the start `TokenBucket`. A round runs
 - when completion events arrive, `event_delay_s` after Athena finished the query (events of the
   same instant make one round),
@@ -19,7 +20,8 @@ In a round the policy orders the waiting queries; each pick is started in Athena
 pick stays at the head of its queue (I-7) and the round starts nothing more in that pool or for
 that tenant (I-5). The policies differ only in order:
 - `fairshare`: `fairshare.domain.plan_admissions` over the tenants' `TenantQueue`s (the dispatcher's
-  own code: weighted fair share, priorities, aging, hard caps, pools);
+  own code: fair share by service received, priorities, aging, hard caps, pools);
+- `weighted_fair`: the same with the `weighted_fair` share policy (Trino's least running / weight);
 - `fifo`: one global FIFO by submission time (priorities and weights ignored; hard caps kept);
 - `round_robin`: one query per tenant in turn, each tenant in its `TenantQueue` order.
 
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from fairshare.domain import (
+    Admission,
     EffectiveLimit,
     LimitPolicy,
     PoolState,
@@ -50,13 +53,14 @@ from fairshare.domain import (
     effective_priority,
     plan_admissions,
 )
-from fairshare.domain.model import POOLS, PoolName
+from fairshare.domain.model import POOLS, PoolName, SharePolicy
+from fairshare.domain.service import Service, ServiceDecay, ServiceHistory
 from fairshare.simulation.metrics import Recorder
 from fairshare.simulation.scenario import Scenario
 from fairshare.simulation.workload import Job, generate_jobs
 
-PolicyName = Literal["fairshare", "fifo", "round_robin", "seed000"]
-POLICIES: tuple[PolicyName, ...] = ("fairshare", "fifo", "round_robin", "seed000")
+PolicyName = Literal["fairshare", "weighted_fair", "fifo", "round_robin", "seed000"]
+POLICIES: tuple[PolicyName, ...] = ("fairshare", "weighted_fair", "fifo", "round_robin", "seed000")
 
 # Events of one instant are handled in this order; a round comes last so that it sees them all.
 _FOREIGN, _ATHENA_DONE, _ARRIVAL, _COMPLETION_EVENT, _TICK, _ROUND, _OBSERVE = range(7)
@@ -103,30 +107,45 @@ class Ordering(Protocol):
 
     def plan(
         self, now: float, pools: Mapping[PoolName, PoolState], running: Mapping[str, int], tokens: int
-    ) -> list[QueuedQuery]: ...
+    ) -> list[Admission]: ...
 
     def started(self, query: QueuedQuery) -> None: ...
 
 
 class FairshareOrdering:
-    """The dispatcher's own scheduler: `plan_admissions` over the tenants' queues."""
+    """The dispatcher's own scheduler: `plan_admissions` over the tenants' queues and service."""
 
-    def __init__(self, policies: Sequence[TenantPolicy], queues: Mapping[str, TenantQueue]) -> None:
+    def __init__(
+        self,
+        policies: Sequence[TenantPolicy],
+        queues: Mapping[str, TenantQueue],
+        services: Mapping[str, ServiceHistory],
+        decay: ServiceDecay,
+        share: SharePolicy = "fair_share",
+    ) -> None:
         self._policies = list(policies)
         self._queues = queues
+        self._services = services
+        self._decay = decay
+        self._share: SharePolicy = share
 
     def enqueue(self, query: QueuedQuery) -> None:
         """The shared per-tenant queues already hold it."""
 
     def plan(
         self, now: float, pools: Mapping[PoolName, PoolState], running: Mapping[str, int], tokens: int
-    ) -> list[QueuedQuery]:
+    ) -> list[Admission]:
         tenants = [
-            TenantState(policy=policy, running=running[policy.name], queue=self._queues[policy.name])
+            TenantState(
+                policy=policy,
+                running=running[policy.name],
+                queue=self._queues[policy.name],
+                service=Service.of(self._services[policy.name], running[policy.name], now, self._decay),
+            )
             for policy in self._policies
         ]
-        snapshot = Snapshot(now=now, pools=pools, tenants=tenants, start_tokens=tokens)
-        return [admission.query for admission in plan_admissions(snapshot)]
+        snapshot = Snapshot(now=now, pools=pools, tenants=tenants, start_tokens=tokens, share=self._share)
+        return plan_admissions(snapshot)
 
     def started(self, query: QueuedQuery) -> None:
         """The simulation removes it from the shared queues."""
@@ -147,7 +166,7 @@ class FifoOrdering:
 
     def plan(
         self, now: float, pools: Mapping[PoolName, PoolState], running: Mapping[str, int], tokens: int
-    ) -> list[QueuedQuery]:
+    ) -> list[Admission]:
         free = {pool: state.free for pool, state in pools.items()}
         counts = dict(running)
         heap: list[tuple[float, int, int, str, PoolName, int]] = []
@@ -156,13 +175,13 @@ class FifoOrdering:
                 head = fifo[0]
                 heap.append((head.submitted_at, self._rank[tenant], head.seq, tenant, pool, 0))
         heapq.heapify(heap)
-        picks: list[QueuedQuery] = []
+        picks: list[Admission] = []
         while heap and tokens > 0:
             _, rank, _, tenant, pool, index = heapq.heappop(heap)
             if free[pool] <= 0 or counts[tenant] >= self._caps[tenant]:
                 continue
             fifo = self._fifos[(tenant, pool)]
-            picks.append(fifo[index])
+            picks.append(Admission(fifo[index], pool))
             free[pool] -= 1
             counts[tenant] += 1
             tokens -= 1
@@ -192,12 +211,12 @@ class RoundRobinOrdering:
 
     def plan(
         self, now: float, pools: Mapping[PoolName, PoolState], running: Mapping[str, int], tokens: int
-    ) -> list[QueuedQuery]:
+    ) -> list[Admission]:
         free = {pool: state.free for pool, state in pools.items()}
         counts = dict(running)
         cursors: dict[str, Iterator[QueuedQuery]] = {}
         blocked: set[str] = set()
-        picks: list[QueuedQuery] = []
+        picks: list[Admission] = []
         count = len(self._policies)
         idle_turns = 0
         while tokens > 0 and idle_turns < count and any(slots > 0 for slots in free.values()):
@@ -215,7 +234,7 @@ class RoundRobinOrdering:
                 blocked.add(name)
                 idle_turns += 1
                 continue
-            picks.append(head)
+            picks.append(Admission(head, head.pool))
             free[head.pool] -= 1
             counts[name] += 1
             tokens -= 1
@@ -287,6 +306,9 @@ class Simulation:
         self.bucket = TokenBucket.full(scenario.start_rate_per_s, scenario.start_burst, 0.0)
         self.ledger_active: dict[PoolName, int] = dict.fromkeys(POOLS, 0)
         self.ledger_running: dict[str, int] = dict.fromkeys(self._tenants, 0)
+        self._decay = ServiceDecay(scenario.share_half_life_s)
+        self.services: dict[str, ServiceHistory] = {name: ServiceHistory() for name in self._tenants}
+        self._admitted_ms: dict[str, int] = {}
 
         # Queries submitted and not yet started, per tenant, in admission order (I-5).
         self.waiting: dict[str, TenantQueue] = {name: TenantQueue() for name in self._tenants}
@@ -296,8 +318,9 @@ class Simulation:
         self._job_of: dict[str, Job] = {}
 
         self.ordering: Ordering | None
-        if policy == "fairshare":
-            self.ordering = FairshareOrdering(self._policies, self.waiting)
+        if policy in ("fairshare", "weighted_fair"):
+            share: SharePolicy = "fair_share" if policy == "fairshare" else "weighted_fair"
+            self.ordering = FairshareOrdering(self._policies, self.waiting, self.services, self._decay, share)
         elif policy == "fifo":
             self.ordering = FifoOrdering(self._policies)
         elif policy == "round_robin":
@@ -464,8 +487,13 @@ class Simulation:
 
     # --- the dispatcher -------------------------------------------------------------------------
     def _completion_event(self, job: Job) -> None:
-        self.ledger_active[job.query.pool] -= 1
-        self.ledger_running[job.query.tenant] -= 1
+        query = job.query
+        self.ledger_active[query.pool] -= 1
+        self.ledger_running[query.tenant] -= 1
+        admitted_ms = self._admitted_ms.pop(query.query_id)
+        self.services[query.tenant] = self.services[query.tenant].released(
+            admitted_ms, _ms(self.now), self._decay
+        )
         self._schedule_round(self.now)
 
     def _round(self) -> None:
@@ -485,7 +513,8 @@ class Simulation:
         picks = self.ordering.plan(now, pools, self.ledger_running, tokens) if tokens > 0 else []
         blocked_pools: set[PoolName] = set()
         blocked_tenants: set[str] = set()
-        for query in picks:
+        for admission in picks:
+            query = admission.query
             if query.pool in blocked_pools or query.tenant in blocked_tenants:
                 continue
             self.bucket = self.bucket.take(1, now)
@@ -496,6 +525,10 @@ class Simulation:
                 del self._job_of[query.query_id]
                 self.ledger_active[query.pool] += 1
                 self.ledger_running[query.tenant] += 1
+                self._admitted_ms[query.query_id] = _ms(now)
+                self.services[query.tenant] = self.services[query.tenant].claimed(
+                    _ms(now), admission.lift_s, self._decay
+                )
             else:
                 # I-7: back to the head of its queue, no attempt counted; the limit steps down.
                 policy = self._limit_policies[query.pool]
@@ -538,6 +571,10 @@ class Simulation:
             starts=sum(tally.starts for tally in tallies.values()),
             throttles=sum(tally.throttles for tally in tallies.values()),
         )
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
 
 
 def simulate(

@@ -155,6 +155,7 @@ class Scenario(_Strict):
     submit_delay_s: float = Field(0.05, ge=0, description="submission to the dispatcher's wake-up")
     start_rate_per_s: float = Field(20.0, gt=0)
     start_burst: int = Field(80, ge=1)
+    share_half_life_s: float = Field(3600.0, gt=0, description="half-life of fair share's service history")
     pools: dict[PoolName, PoolConfig]
     foreign_load: list[ForeignLoad] = Field(default_factory=list)
     tenants: dict[str, TenantSpec] = Field(..., min_length=1)
