@@ -17,7 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fairshare.domain.limits import LimitPolicy
-from fairshare.domain.model import BudgetAction, PoolName, TenantPolicy
+from fairshare.domain.model import BudgetAction, PoolName, SharePolicy, TenantPolicy
+from fairshare.domain.service import ServiceDecay
 
 CONFIG_ENV = "FAIRSHARE_CONFIG"
 CONFIG_S3_URI_ENV = "FAIRSHARE_CONFIG_S3_URI"
@@ -116,6 +117,10 @@ class Config(_Strict):
     redrive_max_per_run: int = Field(100, ge=1, description="DLQ messages moved per redrive run")
     redrive_rate_per_s: float = Field(10.0, gt=0, description="DLQ messages moved per second")
     query_ttl_days: int = Field(90, ge=1)
+    share_policy: SharePolicy = Field(
+        "fair_share", description="fair_share: by service received; weighted_fair: by running count (Trino)"
+    )
+    share_half_life_s: float = Field(3600.0, gt=0, description="half-life of the service history")
     powertools_service: str = "athena-fairshare"
     metrics_namespace: str = "AthenaFairshare"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -142,6 +147,10 @@ class Config(_Strict):
     @cached_property
     def tenant_by_api_key(self) -> Mapping[str, str]:
         return {t.api_key_id: name for name, t in self.tenants.items() if t.api_key_id}
+
+    @cached_property
+    def decay(self) -> ServiceDecay:
+        return ServiceDecay(self.share_half_life_s)
 
     @cached_property
     def policies(self) -> Mapping[str, TenantPolicy]:

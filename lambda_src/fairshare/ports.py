@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from fairshare.domain.service import ServiceHistory
+
 QueryStatus = Literal["QUEUED", "ADMITTED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 ErrorKind = Literal["permanent", "transient", "cancelled", "athena"]
@@ -198,6 +200,7 @@ class TenantRecord:
     seq: int = 0
     bytes_day: str | None = None
     bytes_today: int = 0
+    service: ServiceHistory = field(default_factory=ServiceHistory)
 
     def bytes_on(self, day: str) -> int:
         return self.bytes_today if self.bytes_day == day else 0
@@ -262,7 +265,9 @@ class Ledger(Protocol):
     def queued_heads(self, tenant: str, limit: int, priority: int | None = None) -> list[QueryRecord]: ...
 
     # transitions (each one conditional; False means another writer won)
-    def claim(self, record: QueryRecord, pool: str, tenant_cap: int, now_ms: int) -> bool: ...
+    def claim(
+        self, record: QueryRecord, pool: str, tenant_cap: int, now_ms: int, lift_s: float = 0.0
+    ) -> bool: ...
     def mark_running(self, query_id: str, execution_id: str, now_ms: int) -> bool: ...
     def requeue(self, record: QueryRecord, pool: str) -> bool: ...
     def add_attempt(self, query_id: str) -> int: ...

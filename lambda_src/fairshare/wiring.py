@@ -48,7 +48,9 @@ def build(config: Config) -> Deps:
     ledger_client = session.client("dynamodb", config=BotoConfig(max_pool_connections=32))
     return Deps(
         config=config,
-        ledger=DynamoLedger(ledger_client, config.queries_table, config.state_table, config.query_ttl_days),
+        ledger=DynamoLedger(
+            ledger_client, config.queries_table, config.state_table, config.query_ttl_days, config.decay
+        ),
         athena=BotoAthena(session.client("athena", config=START_CLIENT_CONFIG)),
         clock=SystemClock(),
         metrics=EmfMetrics(METRICS, config.stage, config.metrics_namespace),

@@ -50,7 +50,14 @@ def test_an_over_quota_throttle_requeues_at_the_head_and_lowers_the_limit(platfo
     assert statuses == ["RUNNING", "RUNNING", "QUEUED", "QUEUED"]
     assert third is not None and third.attempts == 0  # I-7: a throttle is no attempt
     assert platform.state("pool#DML")["active"] == 2
-    assert platform.state("tenant#alpha") | {"seq": 0} == {"running": 2, "queued": 2, "seq": 0}
+    # the throttled start gave its slot back uncharged: only the two running hold claim times
+    claimed_ms = int(platform.clock.now() * 1000)
+    assert platform.state("tenant#alpha") | {"seq": 0} == {
+        "running": 2,
+        "queued": 2,
+        "seq": 0,
+        "held_ms": 2 * claimed_ms,
+    }
     pool = platform.ledger.pools(["DML"])["DML"]
     assert pool.limit_value == 2  # min(10 * 0.5, active when full)
     assert pool.last_throttle_at == platform.clock.now()

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from fairshare.domain.errors import DependencyUnavailable, QueueFull
 from fairshare.domain.limits import EffectiveLimit
+from fairshare.domain.service import ServiceDecay, ServiceHistory
 from fairshare.ports import (
     DuplicateQuery,
     Finalization,
@@ -64,6 +65,29 @@ def _slots(limit_value: float) -> int:
     return EffectiveLimit(limit_value, 0.0).slots
 
 
+# Fair share's state on the tenant item (fairshare.domain.service): deposits per epoch, as
+# `served_<epoch>` (slot-seconds) and `finished_<epoch>` (completions); `held_ms`, the sum of the claim
+# times of the queries holding a slot; `released_ms`, the last release.
+_SERVED, _FINISHED = "served_", "finished_"
+
+
+def _deposits(item: dict[str, Any], prefix: str) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for key, value in item.items():
+        if key.startswith(prefix) and key[len(prefix) :].lstrip("-").isdigit():
+            out[int(key[len(prefix) :])] = float(value)
+    return out
+
+
+def _history(item: dict[str, Any]) -> ServiceHistory:
+    return ServiceHistory(
+        served=_deposits(item, _SERVED),
+        finished=_deposits(item, _FINISHED),
+        held_ms=int(item.get("held_ms", 0)),
+        released_ms=int(item.get("released_ms", 0)),
+    )
+
+
 def _cancel_reasons(exc: ClientError) -> list[str]:
     reasons = exc.response.get("CancellationReasons") or []
     return [str(r.get("Code") or "None") for r in reasons]
@@ -72,11 +96,19 @@ def _cancel_reasons(exc: ClientError) -> list[str]:
 class DynamoLedger:
     """Implements `fairshare.ports.Ledger`."""
 
-    def __init__(self, client: Any, queries_table: str, state_table: str, ttl_days: int = 90) -> None:
+    def __init__(
+        self,
+        client: Any,
+        queries_table: str,
+        state_table: str,
+        ttl_days: int = 90,
+        decay: ServiceDecay | None = None,
+    ) -> None:
         self._ddb = client
         self._queries = queries_table
         self._state = state_table
         self._ttl_s = ttl_days * 86_400
+        self._decay = decay or ServiceDecay()
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _call(self, operation: str, **kwargs: Any) -> Any:
@@ -128,6 +160,9 @@ class DynamoLedger:
             "Key": self._key(f"tenant#{tenant}"),
             "UpdateExpression": expression,
         }
+        names = {f"#{k}": v for k, v in values.pop("names", {}).items()}
+        if names:
+            update["ExpressionAttributeNames"] = names
         if values:
             update["ExpressionAttributeValues"] = _values(**values)
         if condition:
@@ -284,6 +319,7 @@ class DynamoLedger:
                 seq=int(item.get("seq", 0)),
                 bytes_day=item.get("bytes_day"),
                 bytes_today=int(item.get("bytes_today", 0)),
+                service=_history(item),
             )
         return out
 
@@ -396,7 +432,9 @@ class DynamoLedger:
             }
         }
 
-    def claim(self, record: QueryRecord, pool: str, tenant_cap: int, now_ms: int) -> bool:
+    def claim(
+        self, record: QueryRecord, pool: str, tenant_cap: int, now_ms: int, lift_s: float = 0.0
+    ) -> bool:
         # I-2: the pool's active count may grow only while below its persisted effective limit, in
         # whole slots: `limit_slots` is floor(limit_value); comparing with a fractional limit_value
         # (AIMD makes it 38.5) would admit one query over the limit. Pool items written before
@@ -422,17 +460,36 @@ class DynamoLedger:
                     "(attribute_not_exists(limit_slots) AND #active < limit_value))",
                     one=1,
                 ),
-                self._tenant_update(
-                    record.tenant,
-                    "ADD running :one, queued :minus",
-                    "attribute_not_exists(running) OR running < :cap",
-                    one=1,
-                    minus=-1,
-                    cap=tenant_cap,
-                ),
+                self._claim_tenant(record.tenant, tenant_cap, now_ms, lift_s),
             ]
         )
         return reasons is None
+
+    def _claim_tenant(self, tenant: str, cap: int, now_ms: int, lift_s: float) -> dict[str, Any]:
+        """The tenant's side of a claim: running + 1 under its cap, and the claim time held. A lift
+        (fair share's rejoin of an idle tenant) is added to its service only while none is running."""
+        if lift_s <= 0:
+            return self._tenant_update(
+                tenant,
+                "ADD running :one, queued :minus, held_ms :now",
+                "attribute_not_exists(running) OR running < :cap",
+                one=1,
+                minus=-1,
+                now=now_ms,
+                cap=cap,
+            )
+        epoch, scaled = self._decay.deposit(lift_s, now_ms / 1000)
+        return self._tenant_update(
+            tenant,
+            "ADD running :one, queued :minus, held_ms :now, #served :lift",
+            "attribute_not_exists(running) OR running = :zero",
+            one=1,
+            minus=-1,
+            now=now_ms,
+            lift=scaled,
+            zero=0,
+            names={"served": f"{_SERVED}{epoch}"},
+        )
 
     def mark_running(self, query_id: str, execution_id: str, now_ms: int) -> bool:
         return (
@@ -464,7 +521,14 @@ class DynamoLedger:
                     admitted="ADMITTED",
                 ),
                 self._pool_update(pool, "ADD #active :minus", None, minus=-1),
-                self._tenant_update(record.tenant, "ADD running :minus, queued :one", None, minus=-1, one=1),
+                self._tenant_update(
+                    record.tenant,
+                    "ADD running :minus, queued :one, held_ms :unheld",
+                    None,
+                    minus=-1,
+                    one=1,
+                    unheld=-(record.admitted_at or 0),
+                ),
             ]
         )
         return reasons is None
@@ -510,21 +574,41 @@ class DynamoLedger:
             **values,
         )
         pool = record.statement_class
+        # Fair share: the slot-seconds held from the claim to now go into the tenant's service.
+        decay, now = self._decay, outcome.finished_at / 1000
+        admitted_at = record.admitted_at or outcome.finished_at
+        epoch, served = decay.deposit(max(0, outcome.finished_at - admitted_at) / 1000, now)
+        _, finished = decay.deposit(1.0, now)
+        expired = decay.expired(now)
+        service = {
+            "minus": -1,
+            "bytes": outcome.bytes_scanned,
+            "day": outcome.day,
+            "unheld": -admitted_at if record.admitted_at else 0,
+            "served": served,
+            "finished": finished,
+            "fin": outcome.finished_at,
+            "names": {
+                "served": f"{_SERVED}{epoch}",
+                "finished": f"{_FINISHED}{epoch}",
+                "old_served": f"{_SERVED}{expired}",
+                "old_finished": f"{_FINISHED}{expired}",
+            },
+        }
+        charge = "held_ms :unheld, #served :served, #finished :finished"
         same_day = self._tenant_update(
             record.tenant,
-            "ADD running :minus, bytes_today :bytes",
+            f"ADD running :minus, bytes_today :bytes, {charge} SET released_ms = :fin "
+            "REMOVE #old_served, #old_finished",
             "bytes_day = :day",
-            minus=-1,
-            bytes=outcome.bytes_scanned,
-            day=outcome.day,
+            **service,
         )
         new_day = self._tenant_update(
             record.tenant,
-            "ADD running :minus SET bytes_today = :bytes, bytes_day = :day",
+            f"ADD running :minus, {charge} SET bytes_today = :bytes, bytes_day = :day, released_ms = :fin "
+            "REMOVE #old_served, #old_finished",
             "attribute_not_exists(bytes_day) OR bytes_day <> :day",
-            minus=-1,
-            bytes=outcome.bytes_scanned,
-            day=outcome.day,
+            **service,
         )
         release = self._pool_update(pool, "ADD #active :minus", None, minus=-1)
         for attempt in range(6):

@@ -23,12 +23,14 @@ from fairshare.domain.model import (
     PoolName,
     PoolState,
     QueuedQuery,
+    SharePolicy,
     Snapshot,
     TenantPolicy,
     TenantState,
 )
 from fairshare.domain.queue import TenantQueue, effective_priority
 from fairshare.domain.ratelimit import TokenBucket
+from fairshare.domain.service import Service, ServiceDecay, ServiceHistory
 from fairshare.domain.statements import MAX_QUERY_BYTES, StatementClass, classify_statement
 
 __all__ = [
@@ -48,6 +50,10 @@ __all__ = [
     "PoolState",
     "QueueFull",
     "QueuedQuery",
+    "Service",
+    "ServiceDecay",
+    "ServiceHistory",
+    "SharePolicy",
     "Snapshot",
     "StatementClass",
     "TenantPolicy",

@@ -7,6 +7,7 @@ at its head uncounted and lowers the limit; I-8 because only transient errors ar
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from fairshare.domain import (
     EffectiveLimit,
     PoolState,
     QueuedQuery,
+    Service,
     Snapshot,
     TenantQueue,
     TenantState,
@@ -98,9 +100,9 @@ class Dispatcher:
 
         today = deps.today()
         records: dict[str, QueryRecord] = {}
-        tenants: list[TenantState] = []
         oldest: float | None = None
         wanted: dict[str, int] = {}
+        queues = {name: TenantQueue() for name in states}
         for name, tenant_state in states.items():
             policy = config.policies[name]
             if (
@@ -113,21 +115,26 @@ class Dispatcher:
         for name, heads in self._heads_of(wanted).items():
             if not heads:
                 continue
-            tenant_state = states[name]
-            queue = TenantQueue(
+            queues[name] = TenantQueue(
                 QueuedQuery(r.query_id, name, r.priority, r.seq, r.submitted_at / 1000, r.statement_class)  # type: ignore[arg-type]
                 for r in heads
             )
             records.update((r.query_id, r) for r in heads)
             oldest = min(oldest or now, min(r.submitted_at for r in heads) / 1000)
-            tenants.append(
-                TenantState(
-                    config.policies[name], max(0, tenant_state.running), queue, tenant_state.bytes_on(today)
-                )
-            )
         deps.metrics.emit("OldestQueuedAgeSeconds", round(max(0.0, now - (oldest or now)), 3), "Seconds")
-        if not tenants:
+        if not records:
             return
+        # Every tenant, with or without work queued: fair share compares the service of all of them.
+        tenants = [
+            TenantState(
+                config.policies[name],
+                max(0, record.running),
+                queues[name],
+                record.bytes_on(today),
+                Service.of(record.service, max(0, record.running), now, config.decay),
+            )
+            for name, record in states.items()
+        ]
 
         bucket, seen = self._bucket(now, state.bucket)
         snapshot = Snapshot(
@@ -135,6 +142,7 @@ class Dispatcher:
             pools={p: PoolState(p, self._active[p], self._limits[p].slots) for p in POOLS},
             tenants=tenants,
             start_tokens=bucket.available(now),
+            share=config.share_policy,
         )
         planned = plan_admissions(snapshot)
         plan = self._reserve_tokens(planned, bucket, seen, now)
@@ -257,9 +265,10 @@ class Dispatcher:
             return
         policy = deps.config.policies[record.tenant]
         now_ms = deps.now_ms()
-        if not deps.ledger.claim(record, admission.pool, policy.max_concurrency, now_ms):
+        if not deps.ledger.claim(record, admission.pool, policy.max_concurrency, now_ms, admission.lift_s):
             report.skipped.append(record.query_id)  # another round won it, or a limit is reached
             return
+        record = dataclasses.replace(record, status="ADMITTED", admitted_at=now_ms)
         with self._lock:
             self._active[admission.pool] += 1
         deps.metrics.emit(

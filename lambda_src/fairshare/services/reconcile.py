@@ -82,12 +82,18 @@ def _repair_counters(deps: Deps, report: ReconcileReport) -> None:
     pools = deps.ledger.pools(list(POOLS))
     tenants = deps.ledger.tenants(names)
     running_by_tenant: Counter[str] = Counter()
+    held_by_tenant: Counter[str] = Counter()  # fair share's sum of claim times (fairshare.domain.service)
     for pool in POOLS:
         active = deps.ledger.active(pool)
         running_by_tenant.update(r.tenant for r in active)
+        for record in active:
+            held_by_tenant[record.tenant] += record.admitted_at or 0
         _repair(deps, report, f"pool#{pool}", "active", pools[pool].active, len(active))
     for name in names:
         _repair(deps, report, f"tenant#{name}", "running", tenants[name].running, running_by_tenant[name])
+        _repair(
+            deps, report, f"tenant#{name}", "held_ms", tenants[name].service.held_ms, held_by_tenant[name]
+        )
         _repair(
             deps, report, f"tenant#{name}", "queued", tenants[name].queued, deps.ledger.count_queued(name)
         )

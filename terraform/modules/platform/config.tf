@@ -50,6 +50,8 @@ locals {
     query_ttl_days         = var.scheduler.query_ttl_days
     redrive_max_per_run    = var.scheduler.redrive_max_per_run
     redrive_rate_per_s     = var.scheduler.redrive_rate_per_s
+    share_policy           = var.scheduler.share_policy
+    share_half_life_s      = var.scheduler.share_half_life_s
   }
 }
 

@@ -137,8 +137,15 @@ variable "scheduler" {
     query_ttl_days         = optional(number, 90)
     redrive_max_per_run    = optional(number, 100)
     redrive_rate_per_s     = optional(number, 10)
+    share_policy           = optional(string, "fair_share")
+    share_half_life_s      = optional(number, 3600)
   })
   default = {}
+
+  validation {
+    condition     = contains(["fair_share", "weighted_fair"], var.scheduler.share_policy) && var.scheduler.share_half_life_s > 0
+    error_message = "share_policy is fair_share (by service received) or weighted_fair (by running count), and share_half_life_s > 0."
+  }
 
   validation {
     condition     = var.scheduler.start_rate_per_s > 0 && var.scheduler.start_burst >= 1 && var.scheduler.presign_expiry_s >= 1 && var.scheduler.presign_expiry_s <= 604800 && var.scheduler.results_page_size >= 1 && var.scheduler.results_page_size <= 1000
