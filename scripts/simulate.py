@@ -116,11 +116,7 @@ def main(
             results.append(_run_live(scenario, policies, speed, console, timeline_s))
         else:
             results.append(simulate(scenario, policies, timeline_s=timeline_s))
-    checks = evaluate(
-        results,
-        durations={scenario.name: scenario.duration_s for scenario in scenarios},
-        foreign={scenario.name: bool(scenario.foreign_load) for scenario in scenarios},
-    )
+    checks = evaluate(results, {scenario.name: scenario for scenario in scenarios})
 
     if as_json:
         if len(results) == 1:

@@ -22,6 +22,11 @@ from click.testing import CliRunner
 from fairshare.cli.tenantctl import cli
 from fairshare.client import ApiError, Client
 
+# The handlers' loggers bind to the process's stdout when their modules are first imported: import
+# them now, so that a pump thread's first round during a CliRunner invocation logs to the real stdout
+# and not into the output under test.
+from fairshare.handlers import api, completion, dispatcher  # noqa: F401
+
 from tests.integration.conftest import (
     BUCKET,
     FakeContext,
@@ -42,7 +47,6 @@ _handlers = threading.Lock()  # one handler invocation at a time, as separate La
 
 
 def _gateway(handler_path: str, method: str, headers: dict[str, str], body: bytes) -> tuple[int, str]:
-    from fairshare.handlers import api
 
     key_id = KEYS.get(headers.get("x-api-key", ""))
     if key_id is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 from fairshare.domain import (
@@ -14,6 +15,7 @@ from fairshare.domain import (
     TenantState,
     plan_admissions,
 )
+from fairshare.domain.model import SHARE_POLICIES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,7 +61,13 @@ def snapshots(draw: st.DrawFn, ddl: bool = True, single_pool: bool = False) -> S
         "DML": PoolState("DML", active=draw(st.integers(0, 30)), effective_limit=draw(st.integers(1, 40))),
         "DDL": PoolState("DDL", active=draw(st.integers(0, 5)), effective_limit=draw(st.integers(1, 5))),
     }
-    return Snapshot(now=now, pools=pools, tenants=tenants, start_tokens=draw(st.integers(0, 100)))
+    return Snapshot(
+        now=now,
+        pools=pools,
+        tenants=tenants,
+        start_tokens=draw(st.integers(0, 100)),
+        share=draw(st.sampled_from(SHARE_POLICIES)),
+    )
 
 
 @given(snapshots())
@@ -96,6 +104,7 @@ def test_each_tenant_is_admitted_in_its_queue_order(snapshot: Snapshot) -> None:
 @given(snapshots(single_pool=True))
 @settings(max_examples=300)
 def test_weighted_fair_no_tenant_left_behind_with_a_lower_ratio(snapshot: Snapshot) -> None:
+    snapshot = dataclasses.replace(snapshot, share="weighted_fair")
     admissions = plan_admissions(snapshot)
     admitted = Counter(a.tenant for a in admissions)
     final = {t.policy.name: t.running + admitted[t.policy.name] for t in snapshot.tenants}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fairshare.domain import EffectiveLimit, LimitPolicy, TokenBucket, ValidationFailed
+from fairshare.domain import EffectiveLimit, LimitPolicy, Room, TokenBucket, ValidationFailed
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -84,3 +84,65 @@ def test_token_bucket_waits_and_refills() -> None:
     assert bucket.available(100.0) == 80
     with pytest.raises(ValueError, match="asked for 11"):
         bucket.take(11, 0.5)
+
+
+# --- steered by Athena's usage samples -------------------------------------------------------------
+FULL = LimitPolicy(ceiling=20, floor=1, decrease_factor=0.95, recovery_interval_s=5.0, room_max_age_s=180.0)
+
+
+def test_room_is_the_quota_less_the_foreign_part_of_the_sample() -> None:
+    # 20 active in Athena, 15 of them ours: 5 foreign leave 15 of a quota of 20
+    assert Room.of(quota=20, ceiling=20, sampled_active=20, ours=15, limit=15, at=60.0) == Room(
+        15, 60.0, True
+    )
+    # headroom: never above the ceiling; more of ours than sampled means no foreign load
+    assert Room.of(quota=20, ceiling=18, sampled_active=10, ours=12, limit=15, at=0.0).slots == 18
+    assert Room.of(quota=20, ceiling=20, sampled_active=40, ours=0, limit=15, at=0.0).slots == 0
+    assert Room.of(quota=20, ceiling=20, sampled_active=20, ours=9, limit=15, at=0.0).binding is False
+
+
+def test_a_binding_room_holds_the_limit_instead_of_probing() -> None:
+    throttled = EffectiveLimit.initial(FULL, 0.0).on_throttle(FULL, 100.0, active=15)
+    held = Room(slots=15, at=120.0, binding=True)
+    # classic AIMD would be back at 20 by t=125; the sample says foreign load holds 5 of the 20
+    assert throttled.recover(FULL, 200.0, held).slots == 15
+    # a sample taken before the throttle says nothing new: wait for the next one
+    assert throttled.recover(FULL, 200.0, Room(slots=20, at=90.0)).slots == 15
+    # a stale sample steers nothing: additive recovery
+    assert throttled.recover(FULL, 400.0, held).slots == 20
+
+
+def test_the_limit_jumps_to_the_room_once_the_foreign_load_leaves() -> None:
+    throttled = EffectiveLimit.initial(FULL, 0.0).on_throttle(FULL, 100.0, active=15)
+    recovered = throttled.recover(FULL, 181.0, Room(slots=20, at=180.0))
+    assert recovered.slots == 20 and recovered.last_change_at == 181.0
+    partly = throttled.recover(FULL, 181.0, Room(slots=17, at=180.0))
+    assert partly.slots == 17
+
+
+def test_a_room_that_does_not_bind_lets_the_limit_probe() -> None:
+    throttled = EffectiveLimit.initial(FULL, 0.0).on_throttle(FULL, 100.0, active=15)
+    idle = Room(slots=14, at=120.0, binding=False)
+    assert throttled.recover(FULL, 105.0, idle).slots == 16
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 60, allow_nan=False), st.integers(0, 40), st.booleans(), st.booleans()),
+        max_size=60,
+    )
+)
+def test_the_limit_stays_within_floor_and_ceiling_with_samples(
+    steps: list[tuple[float, int, bool, bool]],
+) -> None:
+    now = 0.0
+    limit = EffectiveLimit.initial(FULL, now)
+    for gap, slots, throttle, binding in steps:
+        now += gap
+        if throttle:
+            limit = limit.on_throttle(FULL, now, active=slots)
+        else:
+            before = limit.value
+            limit = limit.recover(FULL, now, Room(slots, now - gap / 2, binding))
+            assert limit.value >= before  # recovery never lowers the limit
+        assert FULL.floor <= limit.slots <= FULL.ceiling

@@ -35,14 +35,14 @@ def test_deposits_value_the_decayed_sum_of_what_was_deposited(
         # only the current and the previous epoch are read: older deposits count as nothing
         if DECAY.epoch(round((clock + offset) * 1000) / 1000) >= DECAY.epoch(now) - 1
     )
-    assert DECAY.value(history.served, now) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    assert DECAY.value(history.lifted, now) == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
 def test_a_deposit_two_epochs_old_has_decayed_below_the_cut() -> None:
     assert 2.0**-EPOCH_HALF_LIVES < 0.004
     history = ServiceHistory().claimed(0, 100.0, DECAY)
-    assert DECAY.value(history.served, DECAY.epoch_s * 2) == 0.0
-    assert DECAY.value(history.served, DECAY.epoch_s * 2 - 1) == pytest.approx(100 * 2 ** -(16 - 0.01))
+    assert DECAY.value(history.lifted, DECAY.epoch_s * 2) == 0.0
+    assert DECAY.value(history.lifted, DECAY.epoch_s * 2 - 1) == pytest.approx(100 * 2 ** -(16 - 0.01))
 
 
 def test_a_release_charges_claim_to_release_and_counts_one_completion() -> None:
@@ -68,3 +68,15 @@ def test_idle_means_nothing_running_and_nothing_released_since_the_oldest_wait_b
 def test_the_half_life_must_be_positive() -> None:
     with pytest.raises(ValidationFailed):
         ServiceDecay(half_life_s=0)
+
+
+def test_a_lift_counts_as_service_received_but_not_as_run_time() -> None:
+    history = (
+        ServiceHistory()
+        .claimed(0, 0.0, DECAY)
+        .released(0, 10_000, DECAY)  # one query of 10 s
+        .claimed(20_000, 500.0, DECAY)  # rejoined after idling, lifted by 500 slot-seconds
+    )
+    service = Service.of(history, running=1, now=20.0, decay=DECAY)
+    assert service.received_s == pytest.approx(510.0, rel=1e-2)  # decayed a little since
+    assert service.mean_run_s == pytest.approx(10.0, rel=1e-2)

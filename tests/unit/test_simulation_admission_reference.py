@@ -2,8 +2,9 @@
 
 The admission benchmark (1,000 tenants) made two shortcuts worth having: a heap per pool, so that a
 full pool's blocked tenants are not popped one by one, and a head computed without building the
-queue's iterator. The reference below is the single-heap algorithm written plainly; every snapshot
-must get the same admissions, in the same order.
+queue's iterator. The reference below is the single-heap algorithm written plainly, with the
+`weighted_fair` key (least running / weight); every snapshot must get the same admissions, in the same
+order. Fair share's keys and lifts are checked in test_domain_admission.py.
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
         "DML": PoolState("DML", active=draw(st.integers(0, 20)), effective_limit=draw(st.integers(1, 30))),
         "DDL": PoolState("DDL", active=draw(st.integers(0, 4)), effective_limit=draw(st.integers(1, 6))),
     }
-    return Snapshot(now=1000.0, pools=pools, tenants=tenants, start_tokens=draw(st.integers(0, 60)))
+    return Snapshot(
+        now=1000.0, pools=pools, tenants=tenants, start_tokens=draw(st.integers(0, 60)), share="weighted_fair"
+    )
 
 
 @given(snapshots())

@@ -66,9 +66,10 @@ def _slots(limit_value: float) -> int:
 
 
 # Fair share's state on the tenant item (fairshare.domain.service): deposits per epoch, as
-# `served_<epoch>` (slot-seconds) and `finished_<epoch>` (completions); `held_ms`, the sum of the claim
-# times of the queries holding a slot; `released_ms`, the last release.
-_SERVED, _FINISHED = "served_", "finished_"
+# `served_<epoch>` (slot-seconds), `finished_<epoch>` (completions) and `lifted_<epoch>` (credit of an
+# idle tenant's rejoin); `held_ms`, the sum of the claim times of the queries holding a slot;
+# `released_ms`, the last release.
+_SERVED, _FINISHED, _LIFTED = "served_", "finished_", "lifted_"
 
 
 def _deposits(item: dict[str, Any], prefix: str) -> dict[int, float]:
@@ -85,6 +86,7 @@ def _history(item: dict[str, Any]) -> ServiceHistory:
         finished=_deposits(item, _FINISHED),
         held_ms=int(item.get("held_ms", 0)),
         released_ms=int(item.get("released_ms", 0)),
+        lifted=_deposits(item, _LIFTED),
     )
 
 
@@ -481,14 +483,14 @@ class DynamoLedger:
         epoch, scaled = self._decay.deposit(lift_s, now_ms / 1000)
         return self._tenant_update(
             tenant,
-            "ADD running :one, queued :minus, held_ms :now, #served :lift",
+            "ADD running :one, queued :minus, held_ms :now, #lifted :lift",
             "attribute_not_exists(running) OR running = :zero",
             one=1,
             minus=-1,
             now=now_ms,
             lift=scaled,
             zero=0,
-            names={"served": f"{_SERVED}{epoch}"},
+            names={"lifted": f"{_LIFTED}{epoch}"},
         )
 
     def mark_running(self, query_id: str, execution_id: str, now_ms: int) -> bool:
@@ -593,20 +595,21 @@ class DynamoLedger:
                 "finished": f"{_FINISHED}{epoch}",
                 "old_served": f"{_SERVED}{expired}",
                 "old_finished": f"{_FINISHED}{expired}",
+                "old_lifted": f"{_LIFTED}{expired}",
             },
         }
         charge = "held_ms :unheld, #served :served, #finished :finished"
         same_day = self._tenant_update(
             record.tenant,
             f"ADD running :minus, bytes_today :bytes, {charge} SET released_ms = :fin "
-            "REMOVE #old_served, #old_finished",
+            "REMOVE #old_served, #old_finished, #old_lifted",
             "bytes_day = :day",
             **service,
         )
         new_day = self._tenant_update(
             record.tenant,
             f"ADD running :minus, {charge} SET bytes_today = :bytes, bytes_day = :day, released_ms = :fin "
-            "REMOVE #old_served, #old_finished",
+            "REMOVE #old_served, #old_finished, #old_lifted",
             "attribute_not_exists(bytes_day) OR bytes_day <> :day",
             **service,
         )

@@ -16,7 +16,7 @@ from fairshare.domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from fairshare.domain.limits import EffectiveLimit, LimitPolicy
+from fairshare.domain.limits import EffectiveLimit, LimitPolicy, Room
 from fairshare.domain.model import (
     Admission,
     BudgetAction,
@@ -50,6 +50,7 @@ __all__ = [
     "PoolState",
     "QueueFull",
     "QueuedQuery",
+    "Room",
     "Service",
     "ServiceDecay",
     "ServiceHistory",

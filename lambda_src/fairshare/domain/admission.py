@@ -9,15 +9,17 @@ So a round spreads its slots by weight, and over time the rounding of whole slot
 that held more than its share of slots for a while is passed over until the others catch up.
 
 A tenant that was idle (nothing running, and nothing released since its oldest waiting query came)
-banks no credit: it rejoins at the service received by the least-served tenant in service (the
-virtual time of start-time fair queueing; with nobody in service, by the most served), and the claim
-writes that lift into its history (`Admission.lift_s`).
+banks no credit: it rejoins at the virtual time, the least charge per weight among the competing
+tenants that were not idle (the start tag of start-time fair queueing; with none, the most service per
+weight any tenant received, so that after a quiet spell everyone starts level). Its claim writes the
+lift into its history (`Admission.lift_s`, kept apart from its queries' run times). Among equal
+charges a rejoining tenant goes first: the others at that charge have just been served.
 
 `weighted_fair` is Trino's rule: least `running / weight`, whole running counts only. Whenever
 `quota · w / Σw` is not whole it favours the small weights (4:2:1:1 on 20 slots: 0.45 / 0.25 / 0.15 /
 0.15 of the slot-seconds instead of 0.5 / 0.25 / 0.125 / 0.125).
 
-Ties go to the oldest head of line. A tenant only ever offers its own head (I-5): if the head's pool
+Other ties go to the oldest head of line. A tenant only ever offers its own head (I-5): if the head's pool
 is full, nothing behind it passes. A call first reads every eligible tenant's head, O(tenants) (about
 1 ms for 1,000 tenants, see scripts/bench_admission.py); then each decision costs O(log tenants).
 """
@@ -30,9 +32,9 @@ from collections.abc import Iterator, Sequence
 from fairshare.domain.model import Admission, PoolName, QueuedQuery, Snapshot, TenantState
 from fairshare.domain.service import DEFAULT_RUN_S
 
-# (charge/weight or running/weight, head submitted_at, tenant name, tenant index); the index breaks
-# nothing but keeps the tuple comparable without comparing queries.
-_HeapEntry = tuple[float, float, str, int]
+# (charge/weight or running/weight, 0 for a rejoining tenant else 1, head submitted_at, tenant name,
+# tenant index); the index breaks nothing but keeps the tuple comparable without comparing queries.
+_HeapEntry = tuple[float, int, float, str, int]
 
 
 def _candidates(tenant: TenantState, now: float) -> Iterator[QueuedQuery]:
@@ -40,13 +42,11 @@ def _candidates(tenant: TenantState, now: float) -> Iterator[QueuedQuery]:
     return tenant.queue.ordered(now, policy.aging_seconds, policy.max_aging_boost)
 
 
-def virtual_time(competing: Sequence[TenantState], everyone: Sequence[TenantState]) -> float:
-    """The service per weight at which an idle tenant rejoins: the least received by the tenants in
-    service that compete for slots (work queued, below cap and budget), whose charges all lie above
-    it; with none, the most received by any tenant, so that after a quiet spell everyone starts level."""
-    in_service = [t.service.received_s / t.policy.weight for t in competing if t.running > 0]
-    if in_service:
-        return min(in_service)
+def virtual_time(charges: Sequence[float], everyone: Sequence[TenantState]) -> float:
+    """The charge per weight at which an idle tenant rejoins: the least of the competing tenants that
+    were not idle (`charges`); with none, the most service per weight any tenant received."""
+    if charges:
+        return min(charges)
     return max((t.service.received_s / t.policy.weight for t in everyone), default=0.0)
 
 
@@ -93,27 +93,29 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
         heads[index] = head
         running[index] = tenant_running
         eligible.append((index, tenant, head))
+    rejoining: set[int] = set()
     if fair:
-        virtual = virtual_time([tenant for _, tenant, _ in eligible], snapshot.tenants)
         default_run = _default_run_s(snapshot.tenants)
-    for index, tenant, head in eligible:
-        policy = tenant.policy
-        tenant_running = running[index]
-        if fair:
+        for index, tenant, _head in eligible:
             service = tenant.service
             each = cost[index] = service.mean_run_s or default_run
-            held = service.received_s + max(service.elapsed_s, tenant_running * each)
+            charge[index] = service.received_s + max(service.elapsed_s, running[index] * each)
             waiting_since = tenant.queue.oldest_submitted_at()
-            if waiting_since is not None and service.idle_before(tenant_running, waiting_since):
-                up = virtual * policy.weight - service.received_s
-                if up > 1e-9:
-                    lift[index] = up
-                    held += up
-            charge[index] = held
-            key = held / policy.weight
-        else:
-            key = tenant_running / policy.weight
-        heaps[head.pool].append((key, head.submitted_at, policy.name, index))
+            if waiting_since is not None and service.idle_before(running[index], waiting_since):
+                rejoining.add(index)
+        virtual = virtual_time(
+            [charge[i] / t.policy.weight for i, t, _ in eligible if i not in rejoining], snapshot.tenants
+        )
+        for index in rejoining:
+            up = virtual * snapshot.tenants[index].policy.weight - charge[index]
+            if up > 1e-9:
+                lift[index] = up
+                charge[index] += up
+    for index, tenant, head in eligible:
+        policy = tenant.policy
+        key = charge[index] / policy.weight if fair else running[index] / policy.weight
+        first = 0 if index in rejoining else 1
+        heaps[head.pool].append((key, first, head.submitted_at, policy.name, index))
     for heap in heaps.values():
         heapq.heapify(heap)
 
@@ -122,7 +124,7 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
         open_heaps = [heap for name, heap in heaps.items() if heap and free[name] > 0]
         if not open_heaps:
             break
-        _, _, name, index = heapq.heappop(min(open_heaps, key=lambda heap: heap[0]))
+        _, _, _, name, index = heapq.heappop(min(open_heaps, key=lambda heap: heap[0]))
         head = heads.pop(index)
         admissions.append(Admission(query=head, pool=head.pool, lift_s=lift.pop(index, 0.0)))
         free[head.pool] -= 1
@@ -142,5 +144,5 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
             if following is not None and following.pool in heaps:
                 heads[index] = following
                 key = charge[index] / policy.weight if fair else running[index] / policy.weight
-                heapq.heappush(heaps[following.pool], (key, following.submitted_at, name, index))
+                heapq.heappush(heaps[following.pool], (key, 1, following.submitted_at, name, index))
     return admissions

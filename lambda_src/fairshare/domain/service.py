@@ -9,7 +9,8 @@ sums the current and the previous epoch; a deposit older than that has decayed b
 2^-EPOCH_HALF_LIVES of its value and is dropped (the writer removes the epoch before the previous).
 
 The same decay counts completions, which gives each tenant's mean run time, the charge of a query it
-has just been admitted (see `fairshare.domain.admission`).
+has just been admitted (see `fairshare.domain.admission`), and keeps the lifts of an idle tenant that
+rejoined (they count as service received, but are no query's run time).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class ServiceDecay:
 class ServiceHistory:
     """What the ledger keeps per tenant for fair share, as stored.
 
-    `served` and `finished` are deposits per epoch (slot-seconds; completions); `held_ms` is the sum
+    `served`, `finished` and `lifted` are deposits per epoch (slot-seconds of released queries;
+    completions; slot-seconds credited to the tenant when it rejoined after being idle); `held_ms` is the sum
     of the claim times (epoch ms) of the tenant's queries that hold a slot now, so that their elapsed
     slot-seconds are `running · now - held_ms / 1000`; `released_ms` is when its last slot was
     released (0: never), which tells a tenant that was idle from one that kept work queued.
@@ -76,12 +78,13 @@ class ServiceHistory:
     finished: Mapping[int, float] = field(default_factory=dict)
     held_ms: int = 0
     released_ms: int = 0
+    lifted: Mapping[int, float] = field(default_factory=dict)
 
     # The ledger's transitions, for ledgers held in memory; the DynamoDB ledger writes the same
     # changes as ADD/REMOVE clauses of its claim, release and requeue transactions.
     def claimed(self, now_ms: int, lift_s: float, decay: ServiceDecay) -> ServiceHistory:
-        served = _deposited(self.served, lift_s, now_ms / 1000, decay) if lift_s > 0 else self.served
-        return ServiceHistory(served, self.finished, self.held_ms + now_ms, self.released_ms)
+        lifted = _deposited(self.lifted, lift_s, now_ms / 1000, decay) if lift_s > 0 else self.lifted
+        return ServiceHistory(self.served, self.finished, self.held_ms + now_ms, self.released_ms, lifted)
 
     def released(self, admitted_at_ms: int, now_ms: int, decay: ServiceDecay) -> ServiceHistory:
         now = now_ms / 1000
@@ -91,11 +94,14 @@ class ServiceHistory:
             _deposited(self.finished, 1.0, now, decay),
             self.held_ms - admitted_at_ms,
             max(self.released_ms, now_ms),
+            {key: value for key, value in self.lifted.items() if key > decay.expired(now)},
         )
 
     def requeued(self, admitted_at_ms: int) -> ServiceHistory:
         """A start Athena refused (I-7): the slot is given back uncharged."""
-        return ServiceHistory(self.served, self.finished, self.held_ms - admitted_at_ms, self.released_ms)
+        return ServiceHistory(
+            self.served, self.finished, self.held_ms - admitted_at_ms, self.released_ms, self.lifted
+        )
 
 
 def _deposited(
@@ -112,21 +118,22 @@ def _deposited(
 class Service:
     """A tenant's service at one instant, as admission compares it."""
 
-    received_s: float = 0.0  # decayed slot-seconds of its released queries
+    received_s: float = 0.0  # decayed slot-seconds of its released queries, and its lifts
     elapsed_s: float = 0.0  # slot-seconds its running queries have held so far
     mean_run_s: float | None = None  # decayed mean slot-seconds of a query, None before any finished
     released_at: float | None = None  # when its last slot was released, None if never
 
     @classmethod
     def of(cls, history: ServiceHistory, running: int, now: float, decay: ServiceDecay) -> Service:
-        received = decay.value(history.served, now)
+        served = decay.value(history.served, now)
+        received = served + decay.value(history.lifted, now)
         finished = decay.value(history.finished, now)
         elapsed = 0.0
         if running > 0 and history.held_ms > 0:
             # Bounded by what `running` queries could have held since the oldest epoch still read,
             # so a history from before `held_ms` existed cannot count as an eternity of service.
             elapsed = min(max(0.0, running * now - history.held_ms / 1000), running * 2 * decay.epoch_s)
-        mean = received / finished if finished > 1e-9 else None
+        mean = served / finished if finished > 1e-9 else None
         released = history.released_ms / 1000 if history.released_ms else None
         return cls(received_s=received, elapsed_s=elapsed, mean_run_s=mean, released_at=released)
 

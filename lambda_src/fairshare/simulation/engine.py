@@ -16,6 +16,10 @@ complete; per tenant, its running count and its service history, charged at rele
 - every `tick_s`, and
 - when start tokens ran out before the free slots did, as soon as a token is back.
 
+Athena's usage metric is sampled every `usage_period_s` (the pool's total active, ours and foreign);
+the tick reads the latest sample at least `usage_delay_s` old, as the dispatcher's tick reads
+CloudWatch, and turns it into the pool's `Room` with the ledger's active count of that moment.
+
 In a round the policy orders the waiting queries; each pick is started in Athena. A throttled
 pick stays at the head of its queue (I-7) and the round starts nothing more in that pool or for
 that tenant (I-5). The policies differ only in order:
@@ -45,6 +49,7 @@ from fairshare.domain import (
     LimitPolicy,
     PoolState,
     QueuedQuery,
+    Room,
     Snapshot,
     TenantPolicy,
     TenantQueue,
@@ -63,7 +68,7 @@ PolicyName = Literal["fairshare", "weighted_fair", "fifo", "round_robin", "seed0
 POLICIES: tuple[PolicyName, ...] = ("fairshare", "weighted_fair", "fifo", "round_robin", "seed000")
 
 # Events of one instant are handled in this order; a round comes last so that it sees them all.
-_FOREIGN, _ATHENA_DONE, _ARRIVAL, _COMPLETION_EVENT, _TICK, _ROUND, _OBSERVE = range(7)
+_FOREIGN, _ATHENA_DONE, _ARRIVAL, _COMPLETION_EVENT, _SAMPLE, _TICK, _ROUND, _OBSERVE = range(8)
 
 
 class AthenaQuota:
@@ -303,6 +308,9 @@ class Simulation:
             pool: scenario.pools[pool].limit_policy() for pool in POOLS
         }
         self.limits = {pool: EffectiveLimit.initial(self._limit_policies[pool], 0.0) for pool in POOLS}
+        # Athena's usage samples (taken at, total active) per pool, and the room the tick made of them.
+        self._samples: dict[PoolName, deque[tuple[float, int]]] = {pool: deque() for pool in POOLS}
+        self.rooms: dict[PoolName, Room | None] = dict.fromkeys(POOLS)
         self.bucket = TokenBucket.full(scenario.start_rate_per_s, scenario.start_burst, 0.0)
         self.ledger_active: dict[PoolName, int] = dict.fromkeys(POOLS, 0)
         self.ledger_running: dict[str, int] = dict.fromkeys(self._tenants, 0)
@@ -330,7 +338,7 @@ class Simulation:
 
         self.recorder = Recorder(self._tenants, {pool: scenario.limit(pool) for pool in POOLS}, timeline_s)
         for pool in POOLS:
-            self.recorder.on_effective_limit(pool, self.limits[pool].slots)
+            self.recorder.on_effective_limit(pool, self.limits[pool].slots, 0.0)
         self._events: list[tuple[float, int, int, Any]] = []
         self._sequence = itertools.count()
         self._pending_rounds: list[float] = []
@@ -377,6 +385,12 @@ class Simulation:
         while at < end:
             self._schedule(at, _TICK)
             at += tick
+        period = self.scenario.usage_period_s
+        if period is not None and self.ordering is not None:
+            at = 0.0
+            while at < end:
+                self._schedule(at, _SAMPLE)
+                at += period
         if self._observer is not None:
             at = 0.0
             while at <= end:
@@ -394,6 +408,9 @@ class Simulation:
                 self._arrival(payload)
             elif kind == _COMPLETION_EVENT:
                 self._completion_event(payload)
+            elif kind == _SAMPLE:
+                for pool in POOLS:
+                    self._samples[pool].append((at, self.athena.total(pool)))
             elif kind == _TICK:
                 self._tick()
             elif kind == _ROUND:
@@ -475,6 +492,7 @@ class Simulation:
 
     def _tick(self) -> None:
         if self.ordering is not None:
+            self._read_usage()
             self._schedule_round(self.now)
             return
         # seed000: re-drive the whole DLQ once; what is throttled again goes back to it.
@@ -486,6 +504,26 @@ class Simulation:
                 self._dlq.append(job)
 
     # --- the dispatcher -------------------------------------------------------------------------
+    def _read_usage(self) -> None:
+        """The tick's read of the latest usage sample CloudWatch has, into each pool's room."""
+        visible_by = self.now - self.scenario.usage_delay_s
+        for pool in POOLS:
+            samples = self._samples[pool]
+            latest = None
+            while samples and samples[0][0] <= visible_by:
+                latest = samples.popleft()
+            if latest is not None:
+                config = self.scenario.pools[pool]
+                at, total = latest
+                self.rooms[pool] = Room.of(
+                    config.quota,
+                    self.scenario.limit(pool),
+                    total,
+                    self.ledger_active[pool],
+                    self.limits[pool].slots,
+                    at,
+                )
+
     def _completion_event(self, job: Job) -> None:
         query = job.query
         self.ledger_active[query.pool] -= 1
@@ -500,7 +538,10 @@ class Simulation:
         assert self.ordering is not None
         now = self.now
         for pool in POOLS:
-            self.limits[pool] = self.limits[pool].recover(self._limit_policies[pool], now)
+            recovered = self.limits[pool].recover(self._limit_policies[pool], now, self.rooms[pool])
+            if recovered.slots != self.limits[pool].slots:
+                self.recorder.on_effective_limit(pool, recovered.slots, now)
+            self.limits[pool] = recovered
         tokens = self.bucket.available(now)
         pools = {
             pool: PoolState(
@@ -535,7 +576,7 @@ class Simulation:
                 self.limits[query.pool] = self.limits[query.pool].on_throttle(
                     policy, now, active=self.ledger_active[query.pool]
                 )
-                self.recorder.on_effective_limit(query.pool, self.limits[query.pool].slots)
+                self.recorder.on_effective_limit(query.pool, self.limits[query.pool].slots, now)
                 blocked_pools.add(query.pool)
                 blocked_tenants.add(query.tenant)
         if self.bucket.available(now) < 1 and any(

@@ -23,6 +23,7 @@ Time-weighted quantities are integrated exactly between events (the state is pie
 - `throttles_per_1000_starts`: TooManyRequests answers per 1,000 StartQueryExecution calls.
 - `max_active`: the most of our queries ever active in Athena in the pool at once; `limit` is the
   pool's `quota - headroom`.
+- `limit_changes` (per pool): the effective limit's changes in slots, `[at_s, slots]`, from `[0, limit]`.
 - `utilization_timeline` (only when asked for, `timeline_s`): the DML utilization as above, per
   consecutive bucket of `timeline_s` seconds (null for a bucket in which nothing of ours waited).
 """
@@ -80,6 +81,7 @@ class _PoolTally:
     duration_sum: float = 0.0
     started: int = 0
     min_effective_limit: int | None = None
+    limit_changes: list[list[float]] = field(default_factory=list)
 
 
 class Recorder:
@@ -174,8 +176,10 @@ class Recorder:
         self.admitted[tenant] += 1
         self.waits[tenant].append(wait_s)
 
-    def on_effective_limit(self, pool: PoolName, slots: int) -> None:
+    def on_effective_limit(self, pool: PoolName, slots: int, at: float) -> None:
         tally = self.pools[pool]
+        if not tally.limit_changes or tally.limit_changes[-1][1] != slots:
+            tally.limit_changes.append([round(at, 3), slots])
         if tally.min_effective_limit is None or slots < tally.min_effective_limit:
             tally.min_effective_limit = slots
 
@@ -210,6 +214,7 @@ class Recorder:
                 "starts": tally.starts,
                 "throttles": tally.throttles,
                 "min_effective_limit": tally.min_effective_limit,
+                "limit_changes": tally.limit_changes,
             }
         starts = sum(tally.starts for tally in self.pools.values())
         throttles = sum(tally.throttles for tally in self.pools.values())

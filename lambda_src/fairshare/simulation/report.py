@@ -86,7 +86,7 @@ def timeline_table(document: Mapping[str, Any]) -> Table:
 
 
 def checks_table(checks: Sequence[Check]) -> Table:
-    table = Table(title="targets (issue 2, section 3)", title_justify="left")
+    table = Table(title="targets", title_justify="left")
     table.add_column("check")
     table.add_column("target", justify="right")
     table.add_column("measured")

@@ -156,6 +156,12 @@ class Scenario(_Strict):
     start_rate_per_s: float = Field(20.0, gt=0)
     start_burst: int = Field(80, ge=1)
     share_half_life_s: float = Field(3600.0, gt=0, description="half-life of fair share's service history")
+    usage_period_s: float | None = Field(
+        60.0, gt=0, description="Athena's usage sample (AWS/Usage ActiveQueryCount) period; null: none"
+    )
+    usage_delay_s: float = Field(
+        30.0, ge=0, description="a usage sample's delay until the dispatcher sees it"
+    )
     pools: dict[PoolName, PoolConfig]
     foreign_load: list[ForeignLoad] = Field(default_factory=list)
     tenants: dict[str, TenantSpec] = Field(..., min_length=1)
