@@ -100,6 +100,19 @@ class Notifier(Protocol):
     def notify(self, topic_arn: str, subject: str, message: Mapping[str, Any]) -> None: ...
 
 
+@dataclass(slots=True, frozen=True)
+class UsageSample:
+    """Athena's account-wide active queries of a pool (QUEUED + RUNNING, every caller), as sampled."""
+
+    at: float  # seconds since the epoch
+    active: int
+
+
+class Usage(Protocol):
+    def latest(self, pools: Sequence[str], now: float) -> dict[str, UsageSample]:
+        """The most recent usage sample per pool, of those from the last few minutes (none: absent)."""
+
+
 class Wakeups(Protocol):
     def wake(self, reason: str, query_id: str | None = None) -> None:
         """Send a wake-up to the submissions queue."""
@@ -183,6 +196,10 @@ class PoolRecord:
     limit_value: float | None
     limit_changed_at: float | None
     last_throttle_at: float | None
+    # The room the latest usage sample left (fairshare.domain.limits.Room), None before the first.
+    room_slots: int | None = None
+    room_at: float | None = None
+    room_binding: bool = True
 
 
 @dataclass(slots=True, frozen=True)
@@ -260,6 +277,9 @@ class Ledger(Protocol):
         expected_changed_at: float | None,
     ) -> bool: ...
     def ensure_pool(self, pool: str, limit_value: float, now: float) -> None: ...
+    def save_room(self, pool: str, slots: int, at: float, binding: bool) -> bool:
+        """Record the room a usage sample left, unless a newer sample's is already recorded."""
+
     def read_bucket(self) -> tuple[float, float] | None: ...
     def save_bucket(self, tokens: float, updated_at: float, expected: tuple[float, float] | None) -> bool: ...
     def queued_heads(self, tenant: str, limit: int, priority: int | None = None) -> list[QueryRecord]: ...

@@ -42,6 +42,7 @@ def build(config: Config) -> Deps:
     from fairshare.adapters.s3 import PRESIGN_CLIENT_CONFIG, S3ResultStore
     from fairshare.adapters.sns import SnsNotifier
     from fairshare.adapters.sqs import SqsWakeups
+    from fairshare.adapters.usage import CloudWatchUsage
 
     session = boto3.session.Session(region_name=config.region)
     # a round's concurrent admissions each hold a ledger connection (botocore's default pool is 10)
@@ -57,6 +58,7 @@ def build(config: Config) -> Deps:
         notifier=SnsNotifier(session.client("sns")),
         wakeups=SqsWakeups(session.client("sqs"), config.submissions_queue_url, config.submissions_dlq_url),
         results=S3ResultStore(session.client("s3", config=PRESIGN_CLIENT_CONFIG)),
+        usage=CloudWatchUsage(session.client("cloudwatch")),
     )
 
 

@@ -20,6 +20,7 @@ from fairshare.adapters.ddb_ledger import DynamoLedger
 from fairshare.adapters.s3 import S3ResultStore
 from fairshare.adapters.sns import SnsNotifier
 from fairshare.adapters.sqs import SqsWakeups
+from fairshare.adapters.usage import CloudWatchUsage
 from fairshare.config import Config, parse_config
 from fairshare.services.deps import Deps
 from fairshare.testing.fakes import FakeAthena, FakeClock, RecordingMetrics
@@ -210,6 +211,7 @@ def _platform() -> Platform:
     sqs = boto3.client("sqs", region_name=REGION)
     s3 = boto3.client("s3", region_name=REGION)
     sns = boto3.client("sns", region_name=REGION)
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     create_tables(ddb)
     queues = {
         name: sqs.create_queue(QueueName=f"fs-test-{name}")["QueueUrl"]
@@ -242,6 +244,7 @@ def _platform() -> Platform:
         notifier=SnsNotifier(sns),
         wakeups=SqsWakeups(sqs, queues["submissions"], queues["submissions-dlq"]),
         results=S3ResultStore(s3),
+        usage=CloudWatchUsage(cloudwatch),
         rng=random.Random(7),
     )
     return Platform(deps, config, athena, clock, metrics, ddb, sqs, s3, sns, queues, topic_arn, notifications)
@@ -284,6 +287,7 @@ def reset(built: Platform) -> Platform:
         notifier=built.deps.notifier,
         wakeups=built.deps.wakeups,
         results=built.deps.results,
+        usage=built.deps.usage,
         rng=random.Random(7),
     )
     return dataclasses.replace(built, deps=deps, athena=athena, clock=clock, metrics=metrics)

@@ -35,6 +35,7 @@ import boto3
 from fairshare import wiring
 from fairshare.adapters.s3 import S3ResultStore
 from fairshare.adapters.sqs import SqsWakeups
+from fairshare.adapters.usage import CloudWatchUsage
 from fairshare.config import parse_config
 from fairshare.domain.limits import EffectiveLimit
 from fairshare.ports import TERMINAL_STATUSES
@@ -433,6 +434,7 @@ class Campaign:
             notifier=StubNotifier(),
             wakeups=SqsWakeups(self.sqs, self.queues["submissions"], self.queues["submissions-dlq"]),
             results=S3ResultStore(s3),
+            usage=CloudWatchUsage(boto3.client("cloudwatch", region_name=REGION)),
             rng=random.Random(spec.seed + 2),
         )
         # books

@@ -81,7 +81,8 @@ class CheckedSimulation(Simulation):
     def _round(self) -> None:
         before = dict(self.ledger_active)
         limits = {
-            pool: self.limits[pool].recover(self._limit_policies[pool], self.now).slots for pool in POOLS
+            pool: self.limits[pool].recover(self._limit_policies[pool], self.now, self.rooms[pool]).slots
+            for pool in POOLS
         }
         super()._round()
         for pool in POOLS:

@@ -339,6 +339,9 @@ class DynamoLedger:
                 limit_value=item.get("limit_value"),
                 limit_changed_at=item.get("limit_changed_at"),
                 last_throttle_at=item.get("last_throttle_at"),
+                room_slots=None if item.get("room_slots") is None else int(item["room_slots"]),
+                room_at=None if item.get("room_at") is None else float(item["room_at"]),
+                room_binding=bool(item.get("room_binding", True)),
             )
         return out
 
@@ -701,6 +704,18 @@ class DynamoLedger:
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#a": attribute},
                 ExpressionAttributeValues=_values(old=expected, new=actual),
+            )
+            is not None
+        )
+
+    def save_room(self, pool: str, slots: int, at: float, binding: bool) -> bool:
+        return (
+            self._update(
+                TableName=self._state,
+                Key=self._key(f"pool#{pool}"),
+                UpdateExpression="SET room_slots = :slots, room_at = :at, room_binding = :binding",
+                ConditionExpression="attribute_not_exists(room_at) OR room_at < :at",
+                ExpressionAttributeValues=_values(slots=slots, at=at, binding=binding),
             )
             is not None
         )

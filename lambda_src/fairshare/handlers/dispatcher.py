@@ -1,5 +1,5 @@
-"""The dispatcher: SQS wake-ups (any batch = one round), the EventBridge tick (round + reconcile),
-and direct invocations (`{"reconcile": true}` to reconcile as well)."""
+"""The dispatcher: SQS wake-ups (any batch = one round), the EventBridge tick (Athena's usage
+samples, round, reconcile), and direct invocations (`{"reconcile": true}` to reconcile as well)."""
 
 from __future__ import annotations
 
@@ -50,9 +50,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"batchItemFailures": []}
     if event.get("source") == "aws.events":
         parse(event=event, model=EventBridgeModel)
+        rooms = dispatcher.observe_usage()
         round_report = dispatcher.run_round()
         repairs = reconcile(wiring.deps(), dispatcher)
-        result = {"round": _summary(round_report), "reconcile": _summary(repairs)}
+        result = {"rooms": rooms, "round": _summary(round_report), "reconcile": _summary(repairs)}
         logger.info("tick", extra=result)
         return result
     round_report = dispatcher.run_round()

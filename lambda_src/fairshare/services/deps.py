@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fairshare.config import Config
-from fairshare.ports import Athena, Clock, Ledger, Metrics, Notifier, ResultStore, Wakeups
+from fairshare.ports import Athena, Clock, Ledger, Metrics, Notifier, ResultStore, Usage, Wakeups
 
 
 @dataclass(slots=True)
@@ -20,6 +20,7 @@ class Deps:
     notifier: Notifier
     wakeups: Wakeups
     results: ResultStore
+    usage: Usage
     rng: random.Random = field(default_factory=random.Random)
 
     def now_ms(self) -> int:

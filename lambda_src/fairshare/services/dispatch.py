@@ -22,6 +22,7 @@ from fairshare.domain import (
     EffectiveLimit,
     PoolState,
     QueuedQuery,
+    Room,
     Service,
     Snapshot,
     TenantQueue,
@@ -200,6 +201,44 @@ class Dispatcher:
                 deps.metrics.emit("BudgetHeldQueries", state.queued, tenant=name)
 
     # --- pools and the start-rate bucket ---------------------------------------------------------
+    def observe_usage(self) -> dict[str, int]:
+        """The tick's read of Athena's usage samples: each pool's room, recorded for every round.
+
+        Best effort: without a sample (none published yet, or CloudWatch unavailable) the limit
+        recovers as classic AIMD. Returns the rooms recorded, by pool.
+        """
+        deps = self.deps
+        now = deps.clock.now()
+        try:
+            samples = deps.usage.latest(list(POOLS), now)
+        except Exception:
+            logger.warning("usage samples unavailable: the limit recovers without them", exc_info=True)
+            return {}
+        if not samples:
+            return {}
+        pools = deps.ledger.pools(list(POOLS))
+        recorded: dict[str, int] = {}
+        for name in POOLS:
+            sample = samples.get(name)
+            if sample is None:
+                continue
+            config, pool = deps.config.pools[name], pools[name]
+            limit = self._limit_of(pool, config.quota - config.headroom, now)
+            room = Room.of(
+                config.quota,
+                config.quota - config.headroom,
+                sample.active,
+                pool.active,
+                limit.slots,
+                sample.at,
+            )
+            if deps.ledger.save_room(name, room.slots, room.at, room.binding):
+                recorded[name] = room.slots
+                deps.metrics.emit(
+                    "ForeignActiveQueries", max(0, sample.active - max(0, pool.active)), pool=name
+                )
+        return recorded
+
     def _refresh_pools(self, now: float, pools: dict[str, PoolRecord] | None = None) -> None:
         deps = self.deps
         if pools is None:
@@ -211,7 +250,10 @@ class Dispatcher:
                 deps.ledger.ensure_pool(name, float(policy.ceiling), now)
                 pool = deps.ledger.pools([name])[name]
             limit = self._limit_of(pool, policy.ceiling, now)
-            recovered = limit.recover(policy, now)
+            room = None
+            if pool.room_slots is not None and pool.room_at is not None:
+                room = Room(pool.room_slots, pool.room_at, pool.room_binding)
+            recovered = limit.recover(policy, now, room)
             if recovered != limit:
                 saved = deps.ledger.save_limit(
                     name,

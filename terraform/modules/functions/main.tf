@@ -107,6 +107,9 @@ locals {
       [
         { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
         { Sid = "ConsumeSubmissions", Effect = "Allow", Action = concat(local.sqs_consume_actions, ["sqs:SendMessage"]), Resource = [var.submissions_queue_arn] },
+        # The tick reads Athena's usage samples (AWS/Usage ResourceCount) to steer the limit under
+        # foreign load. GetMetricData has no resource-level permissions: "*" is the only resource.
+        { Sid = "ReadAthenaUsage", Effect = "Allow", Action = ["cloudwatch:GetMetricData"], Resource = ["*"] },
       ],
       local.admission_statements,
     )
