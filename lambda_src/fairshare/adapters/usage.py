@@ -64,5 +64,5 @@ class CloudWatchUsage:
             points = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
             if points:
                 at, value = points[-1]
-                samples[pool] = UsageSample(at=at.timestamp(), active=int(round(value)))
+                samples[pool] = UsageSample(at=at.timestamp(), active=round(value))
         return samples

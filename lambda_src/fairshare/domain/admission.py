@@ -77,8 +77,13 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
     charge: dict[int, float] = {}
     cost: dict[int, float] = {}
     lift: dict[int, float] = {}
-    eligible: list[tuple[int, TenantState, QueuedQuery]] = []
-    # Once per tenant per call, so no property or helper calls here (TenantState.held_by_budget inlined).
+    default_run = _default_run_s(snapshot.tenants) if fair else 0.0
+    # Tenants that rejoin after being idle get their key once the virtual time is known: the least
+    # charge / weight of the others (`virtual_time`).
+    rejoining: list[tuple[int, TenantState, QueuedQuery]] = []
+    virtual: float | None = None
+    # Once per tenant per call, so no property or helper calls here (TenantState.held_by_budget and
+    # Service.idle_before inlined; the queue's oldest submission is read only when it decides).
     for index, tenant in enumerate(snapshot.tenants):
         policy = tenant.policy
         tenant_running = tenant.running
@@ -92,30 +97,33 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
             continue
         heads[index] = head
         running[index] = tenant_running
-        eligible.append((index, tenant, head))
-    rejoining: set[int] = set()
-    if fair:
-        default_run = _default_run_s(snapshot.tenants)
-        for index, tenant, _head in eligible:
-            service = tenant.service
-            each = cost[index] = service.mean_run_s or default_run
-            charge[index] = service.received_s + max(service.elapsed_s, running[index] * each)
-            waiting_since = tenant.queue.oldest_submitted_at()
-            if waiting_since is not None and service.idle_before(running[index], waiting_since):
-                rejoining.add(index)
-        virtual = virtual_time(
-            [charge[i] / t.policy.weight for i, t, _ in eligible if i not in rejoining], snapshot.tenants
-        )
-        for index in rejoining:
-            up = virtual * snapshot.tenants[index].policy.weight - charge[index]
+        if not fair:
+            heaps[head.pool].append(
+                (tenant_running / policy.weight, 1, head.submitted_at, policy.name, index)
+            )
+            continue
+        service = tenant.service
+        each = cost[index] = service.mean_run_s or default_run
+        elapsed, holding = service.elapsed_s, tenant_running * each
+        held = charge[index] = service.received_s + (elapsed if elapsed > holding else holding)
+        if tenant_running == 0:
+            released = service.released_at
+            if released is None or released < tenant.queue.oldest_submitted_at():  # type: ignore[operator]
+                rejoining.append((index, tenant, head))
+                continue
+        key = held / policy.weight
+        if virtual is None or key < virtual:
+            virtual = key
+        heaps[head.pool].append((key, 1, head.submitted_at, policy.name, index))
+    if rejoining:
+        level = virtual_time([] if virtual is None else [virtual], snapshot.tenants)
+        for index, tenant, head in rejoining:
+            weight = tenant.policy.weight
+            up = level * weight - charge[index]
             if up > 1e-9:
                 lift[index] = up
                 charge[index] += up
-    for index, tenant, head in eligible:
-        policy = tenant.policy
-        key = charge[index] / policy.weight if fair else running[index] / policy.weight
-        first = 0 if index in rejoining else 1
-        heaps[head.pool].append((key, first, head.submitted_at, policy.name, index))
+            heaps[head.pool].append((charge[index] / weight, 0, head.submitted_at, tenant.policy.name, index))
     for heap in heaps.values():
         heapq.heapify(heap)
 

@@ -110,10 +110,21 @@ run "iam_is_least_privilege" {
   assert {
     condition = alltrue(flatten([
       for fn, p in output.policies : [
-        for s in p.Statement : [for r in flatten([s.Resource]) : r != "*" && !startswith(r, "arn:aws:s3:::*")]
+        for s in p.Statement : [
+          for r in flatten([s.Resource]) : !startswith(r, "arn:aws:s3:::*") && (r != "*" || toset(flatten([s.Action])) == toset(["cloudwatch:GetMetricData"]))
+        ]
       ]
     ]))
-    error_message = "no IAM statement may have Resource \"*\""
+    error_message = "no IAM statement may have Resource \"*\", but cloudwatch:GetMetricData (which has no resource-level permissions)"
+  }
+
+  assert {
+    condition = (
+      contains([for s in output.policies.dispatcher.Statement : s.Sid], "ReadAthenaUsage")
+      && !contains([for s in output.policies.api.Statement : s.Sid], "ReadAthenaUsage")
+      && !contains([for s in output.policies.completion.Statement : s.Sid], "ReadAthenaUsage")
+    )
+    error_message = "only the dispatcher (its tick) reads Athena's usage metric"
   }
 
   assert {

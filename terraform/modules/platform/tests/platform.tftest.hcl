@@ -71,7 +71,8 @@ run "composition_and_config_document" {
       "stage", "region", "queries_table", "state_table", "submissions_queue_url", "submissions_dlq_url",
       "events_queue_url", "events_dlq_url", "results_bucket", "results_prefix", "pools", "tenants",
       "start_rate_per_s", "start_burst", "event_grace_s", "presign_expiry_s", "results_page_size",
-      "max_transient_attempts", "query_ttl_days", "redrive_max_per_run", "redrive_rate_per_s",
+      "max_transient_attempts", "query_ttl_days", "redrive_max_per_run", "redrive_rate_per_s", "share_policy",
+      "share_half_life_s",
     ])
     error_message = "the configuration object must have exactly the keys of docs/CONTRACTS.md, got ${jsonencode(keys(output.config_document))}"
   }
