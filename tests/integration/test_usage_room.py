@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from fairshare.adapters import usage
 from fairshare.adapters.usage import CloudWatchUsage
 
 from tests.integration.conftest import REGION, Platform, dispatch, submit, tick
@@ -14,16 +15,11 @@ from tests.integration.conftest import REGION, Platform, dispatch, submit, tick
 def _publish(at: float, active: int, pool: str = "DML") -> None:
     """One ResourceCount datapoint, as Athena publishes it for the account."""
     boto3.client("cloudwatch", region_name=REGION).put_metric_data(
-        Namespace="AWS/Usage",
+        Namespace=usage.NAMESPACE,
         MetricData=[
             {
-                "MetricName": "ResourceCount",
-                "Dimensions": [
-                    {"Name": "Service", "Value": "Athena"},
-                    {"Name": "Type", "Value": "Resource"},
-                    {"Name": "Resource", "Value": "ActiveQueryCount"},
-                    {"Name": "Class", "Value": pool},
-                ],
+                "MetricName": usage.METRIC,
+                "Dimensions": usage.dimensions(pool),
                 "Timestamp": datetime.fromtimestamp(at, tz=UTC),
                 "Value": float(active),
                 "Unit": "None",
@@ -45,18 +41,18 @@ def _throttled_at_two(platform: Platform, offset_s: float) -> float:
 
 
 def test_the_adapter_reads_each_pools_latest_sample(platform: Platform) -> None:
-    usage = CloudWatchUsage(boto3.client("cloudwatch", region_name=REGION))
+    reader = CloudWatchUsage(boto3.client("cloudwatch", region_name=REGION))
     now = 1_900_000_020.0  # a whole minute
     _publish(now - 180, 7)
     _publish(now - 60, 9)
     _publish(now - 120, 2, pool="DDL")
     _publish(now - 900, 50, pool="DDL")  # older than the lookback: not read
-    samples = usage.latest(["DML", "DDL"], now)
+    samples = reader.latest(["DML", "DDL"], now)
     assert {pool: (s.at, s.active) for pool, s in samples.items()} == {
         "DML": (now - 60, 9),
         "DDL": (now - 120, 2),
     }
-    assert usage.latest(["DML"], now + 3600) == {}
+    assert reader.latest(["DML"], now + 3600) == {}
 
 
 def test_a_sample_showing_the_foreign_load_gone_restores_the_limit_at_the_next_tick(

@@ -19,6 +19,17 @@ from fairshare.ports import UsageSample
 
 PERIOD_S = 60
 LOOKBACK_S = 300
+NAMESPACE, METRIC = "AWS/Usage", "ResourceCount"
+
+
+def dimensions(pool: str) -> list[dict[str, str]]:
+    """The dimensions of a pool's ActiveQueryCount usage metric."""
+    return [
+        {"Name": "Service", "Value": "Athena"},
+        {"Name": "Type", "Value": "Resource"},
+        {"Name": "Resource", "Value": "ActiveQueryCount"},
+        {"Name": "Class", "Value": pool},
+    ]
 
 
 class CloudWatchUsage:
@@ -35,16 +46,7 @@ class CloudWatchUsage:
             {
                 "Id": f"pool{index}",
                 "MetricStat": {
-                    "Metric": {
-                        "Namespace": "AWS/Usage",
-                        "MetricName": "ResourceCount",
-                        "Dimensions": [
-                            {"Name": "Service", "Value": "Athena"},
-                            {"Name": "Type", "Value": "Resource"},
-                            {"Name": "Resource", "Value": "ActiveQueryCount"},
-                            {"Name": "Class", "Value": pool},
-                        ],
-                    },
+                    "Metric": {"Namespace": NAMESPACE, "MetricName": METRIC, "Dimensions": dimensions(pool)},
                     "Period": PERIOD_S,
                     "Stat": "Maximum",
                 },
