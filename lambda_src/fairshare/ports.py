@@ -286,7 +286,13 @@ class Ledger(Protocol):
 
     # transitions (each one conditional; False means another writer won)
     def claim(
-        self, record: QueryRecord, pool: str, tenant_cap: int, now_ms: int, lift_s: float = 0.0
+        self,
+        record: QueryRecord,
+        pool: str,
+        tenant_cap: int,
+        now_ms: int,
+        lift_s: float = 0.0,
+        lift_since_ms: int | None = None,
     ) -> bool: ...
     def mark_running(self, query_id: str, execution_id: str, now_ms: int) -> bool: ...
     def requeue(self, record: QueryRecord, pool: str) -> bool: ...

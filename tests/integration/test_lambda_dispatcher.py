@@ -57,6 +57,7 @@ def test_an_over_quota_throttle_requeues_at_the_head_and_lowers_the_limit(platfo
         "queued": 2,
         "seq": 0,
         "held_ms": 2 * claimed_ms,
+        "claimed_ms": claimed_ms,
     }
     pool = platform.ledger.pools(["DML"])["DML"]
     assert pool.limit_value == 2  # min(10 * 0.5, active when full)

@@ -89,14 +89,19 @@ def test_a_throttled_start_gives_its_slot_back_uncharged(ledger: DynamoLedger) -
     assert (state.running, state.service.held_ms, _service(ledger, T0_MS + 5_000).received_s) == (0, 0, 0)
 
 
-def test_an_idle_tenant_is_lifted_only_while_none_of_its_queries_runs(ledger: DynamoLedger) -> None:
-    first, second = _queued(ledger, 2)
-    assert ledger.claim(first, "DML", 10, T0_MS, lift_s=40.0)
+def test_a_rejoining_tenant_is_lifted_once(ledger: DynamoLedger) -> None:
+    first, second, third = _queued(ledger, 3)
+    since = T0_MS - 1_000  # when its oldest waiting query came
+    assert ledger.claim(first, "DML", 10, T0_MS, lift_s=40.0, lift_since_ms=since)
     assert _service(ledger, T0_MS).received_s == pytest.approx(40.0)
-    # a second round that also saw the tenant idle may not lift it again
-    assert not ledger.claim(second, "DML", 10, T0_MS, lift_s=40.0)
-    assert ledger.claim(second, "DML", 10, T0_MS)
+    assert ledger.tenants(["north"])["north"].service.claimed_ms == T0_MS
+    # a second round that also saw the tenant rejoin may not lift it again: a slot went to it since
+    assert not ledger.claim(second, "DML", 10, T0_MS + 5, lift_s=40.0, lift_since_ms=since)
+    assert ledger.claim(second, "DML", 10, T0_MS + 5)
     assert _service(ledger, T0_MS).received_s == pytest.approx(40.0)
+    # it rejoins again, while its two queries still run, once it has waited after its last slot
+    assert ledger.claim(third, "DML", 10, T0_MS + 9_000, lift_s=10.0, lift_since_ms=T0_MS + 8_000)
+    assert _service(ledger, T0_MS + 9_000).received_s == pytest.approx(50.0, rel=2e-2)  # 9 s of decay
 
 
 def test_history_older_than_the_epoch_before_is_dropped_by_the_next_release(ledger: DynamoLedger) -> None:

@@ -43,6 +43,7 @@ STAR_ONLY = {
     "xray:GetSamplingRules": "X-Ray sampling",
     "xray:GetSamplingTargets": "X-Ray sampling",
     "xray:GetSamplingStatisticSummaries": "X-Ray sampling",
+    "cloudwatch:GetMetricData": "the dispatcher's tick reads Athena's usage metric (AWS/Usage ResourceCount)",
 }
 MANAGED_POLICIES = {
     # its statements are exactly the xray actions of STAR_ONLY

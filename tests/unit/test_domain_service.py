@@ -57,12 +57,11 @@ def test_elapsed_slot_seconds_of_running_queries_come_from_the_held_claim_times(
     assert Service.of(history, running=2, now=50.0, decay=DECAY).elapsed_s == pytest.approx(40 + 30)
 
 
-def test_idle_means_nothing_running_and_nothing_released_since_the_oldest_wait_began() -> None:
-    released = Service(released_at=100.0)
-    assert released.idle_before(running=0, waiting_since=150.0)
-    assert not released.idle_before(running=0, waiting_since=50.0)  # it kept work queued
-    assert not released.idle_before(running=1, waiting_since=150.0)
-    assert Service().idle_before(running=0, waiting_since=0.0)  # never served: a newcomer
+def test_a_tenant_rejoins_when_no_slot_was_given_to_it_since_its_oldest_wait_began() -> None:
+    served = Service(claimed_at=100.0)
+    assert served.rejoins(waiting_since=150.0)  # nothing was queued between 100 and 150
+    assert not served.rejoins(waiting_since=50.0)  # it kept work queued: slots went to it meanwhile
+    assert Service().rejoins(waiting_since=0.0)  # never served: a newcomer
 
 
 def test_the_half_life_must_be_positive() -> None:

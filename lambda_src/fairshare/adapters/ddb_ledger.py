@@ -87,6 +87,7 @@ def _history(item: dict[str, Any]) -> ServiceHistory:
         held_ms=int(item.get("held_ms", 0)),
         released_ms=int(item.get("released_ms", 0)),
         lifted=_deposits(item, _LIFTED),
+        claimed_ms=int(item.get("claimed_ms", 0)),
     )
 
 
@@ -438,7 +439,13 @@ class DynamoLedger:
         }
 
     def claim(
-        self, record: QueryRecord, pool: str, tenant_cap: int, now_ms: int, lift_s: float = 0.0
+        self,
+        record: QueryRecord,
+        pool: str,
+        tenant_cap: int,
+        now_ms: int,
+        lift_s: float = 0.0,
+        lift_since_ms: int | None = None,
     ) -> bool:
         # I-2: the pool's active count may grow only while below its persisted effective limit, in
         # whole slots: `limit_slots` is floor(limit_value); comparing with a fractional limit_value
@@ -465,19 +472,23 @@ class DynamoLedger:
                     "(attribute_not_exists(limit_slots) AND #active < limit_value))",
                     one=1,
                 ),
-                self._claim_tenant(record.tenant, tenant_cap, now_ms, lift_s),
+                self._claim_tenant(record.tenant, tenant_cap, now_ms, lift_s, lift_since_ms),
             ]
         )
         return reasons is None
 
-    def _claim_tenant(self, tenant: str, cap: int, now_ms: int, lift_s: float) -> dict[str, Any]:
-        """The tenant's side of a claim: running + 1 under its cap, and the claim time held. A lift
-        (fair share's rejoin of an idle tenant) is added to its service only while none is running."""
-        if lift_s <= 0:
+    def _claim_tenant(
+        self, tenant: str, cap: int, now_ms: int, lift_s: float, lift_since_ms: int | None
+    ) -> dict[str, Any]:
+        """The tenant's side of a claim: running + 1 under its cap, the claim time held and recorded
+        as its last. A lift (fair share's rejoin) is added to its service only while no slot has been
+        given to it since `lift_since_ms`, so two rounds that both saw it rejoin lift it once."""
+        cap_condition = "(attribute_not_exists(running) OR running < :cap)"
+        if lift_s <= 0 or lift_since_ms is None:
             return self._tenant_update(
                 tenant,
-                "ADD running :one, queued :minus, held_ms :now",
-                "attribute_not_exists(running) OR running < :cap",
+                "ADD running :one, queued :minus, held_ms :now SET claimed_ms = :now",
+                cap_condition,
                 one=1,
                 minus=-1,
                 now=now_ms,
@@ -486,13 +497,14 @@ class DynamoLedger:
         epoch, scaled = self._decay.deposit(lift_s, now_ms / 1000)
         return self._tenant_update(
             tenant,
-            "ADD running :one, queued :minus, held_ms :now, #lifted :lift",
-            "attribute_not_exists(running) OR running = :zero",
+            "ADD running :one, queued :minus, held_ms :now, #lifted :lift SET claimed_ms = :now",
+            f"{cap_condition} AND (attribute_not_exists(claimed_ms) OR claimed_ms < :since)",
             one=1,
             minus=-1,
             now=now_ms,
             lift=scaled,
-            zero=0,
+            cap=cap,
+            since=lift_since_ms,
             names={"lifted": f"{_LIFTED}{epoch}"},
         )
 

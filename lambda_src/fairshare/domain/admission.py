@@ -8,10 +8,11 @@ tenant furthest behind its weighted share of *service*: least `charge / weight`,
 So a round spreads its slots by weight, and over time the rounding of whole slots evens out: a tenant
 that held more than its share of slots for a while is passed over until the others catch up.
 
-A tenant that was idle (nothing running, and nothing released since its oldest waiting query came)
-banks no credit: it rejoins at the virtual time, the least charge per weight among the competing
-tenants that were not idle (the start tag of start-time fair queueing; with none, the most service per
-weight any tenant received, so that after a quiet spell everyone starts level). Its claim writes the
+A tenant that was not backlogged just before its oldest waiting query came (it was given no slot
+since: idle, or running what it had with nothing queued) banks no credit: it rejoins at the virtual
+time, the least charge per weight among the competing tenants that kept work queued (the start tag
+of start-time fair queueing; with none, the most service per weight any tenant received, so that
+after a quiet spell everyone starts level). Its claim writes the
 lift into its history (`Admission.lift_s`, kept apart from its queries' run times). Among equal
 charges a rejoining tenant goes first: the others at that charge have just been served.
 
@@ -77,6 +78,7 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
     charge: dict[int, float] = {}
     cost: dict[int, float] = {}
     lift: dict[int, float] = {}
+    since: dict[int, float] = {}
     default_run = _default_run_s(snapshot.tenants) if fair else 0.0
     # Tenants that rejoin after being idle get their key once the virtual time is known: the least
     # charge / weight of the others (`virtual_time`).
@@ -106,11 +108,10 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
         each = cost[index] = service.mean_run_s or default_run
         elapsed, holding = service.elapsed_s, tenant_running * each
         held = charge[index] = service.received_s + (elapsed if elapsed > holding else holding)
-        if tenant_running == 0:
-            released = service.released_at
-            if released is None or released < tenant.queue.oldest_submitted_at():  # type: ignore[operator]
-                rejoining.append((index, tenant, head))
-                continue
+        claimed = service.claimed_at
+        if claimed is None or claimed < tenant.queue.oldest_submitted_at():  # type: ignore[operator]
+            rejoining.append((index, tenant, head))
+            continue
         key = held / policy.weight
         if virtual is None or key < virtual:
             virtual = key
@@ -122,6 +123,7 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
             up = level * weight - charge[index]
             if up > 1e-9:
                 lift[index] = up
+                since[index] = tenant.queue.oldest_submitted_at()  # type: ignore[assignment]
                 charge[index] += up
             heaps[head.pool].append((charge[index] / weight, 0, head.submitted_at, tenant.policy.name, index))
     for heap in heaps.values():
@@ -134,7 +136,11 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
             break
         _, _, _, name, index = heapq.heappop(min(open_heaps, key=lambda heap: heap[0]))
         head = heads.pop(index)
-        admissions.append(Admission(query=head, pool=head.pool, lift_s=lift.pop(index, 0.0)))
+        admissions.append(
+            Admission(
+                query=head, pool=head.pool, lift_s=lift.pop(index, 0.0), lift_since=since.pop(index, None)
+            )
+        )
         free[head.pool] -= 1
         tokens -= 1
         running[index] += 1

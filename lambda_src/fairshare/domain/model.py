@@ -133,13 +133,15 @@ class Admission:
     """One decision: start this query now, in this pool.
 
     `lift_s`: slot-seconds to add to the tenant's service with the claim, which the claim may only do
-    while the tenant has no query running: a tenant that was idle rejoins at the service of the
-    least-served tenant in service, and banks no credit for the time it was away.
+    while the tenant has been given no slot since `lift_since` (its oldest waiting query's
+    submission): a tenant that was not backlogged rejoins at the virtual time and banks no credit
+    for the time its demand was below its share.
     """
 
     query: QueuedQuery
     pool: PoolName
     lift_s: float = 0.0
+    lift_since: float | None = None
 
     @property
     def tenant(self) -> str:

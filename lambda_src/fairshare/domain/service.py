@@ -79,12 +79,20 @@ class ServiceHistory:
     held_ms: int = 0
     released_ms: int = 0
     lifted: Mapping[int, float] = field(default_factory=dict)
+    claimed_ms: int = 0  # the tenant's last claim (0: never)
 
     # The ledger's transitions, for ledgers held in memory; the DynamoDB ledger writes the same
     # changes as ADD/REMOVE clauses of its claim, release and requeue transactions.
     def claimed(self, now_ms: int, lift_s: float, decay: ServiceDecay) -> ServiceHistory:
         lifted = _deposited(self.lifted, lift_s, now_ms / 1000, decay) if lift_s > 0 else self.lifted
-        return ServiceHistory(self.served, self.finished, self.held_ms + now_ms, self.released_ms, lifted)
+        return ServiceHistory(
+            self.served,
+            self.finished,
+            self.held_ms + now_ms,
+            self.released_ms,
+            lifted,
+            max(self.claimed_ms, now_ms),
+        )
 
     def released(self, admitted_at_ms: int, now_ms: int, decay: ServiceDecay) -> ServiceHistory:
         now = now_ms / 1000
@@ -95,12 +103,18 @@ class ServiceHistory:
             self.held_ms - admitted_at_ms,
             max(self.released_ms, now_ms),
             {key: value for key, value in self.lifted.items() if key > decay.expired(now)},
+            self.claimed_ms,
         )
 
     def requeued(self, admitted_at_ms: int) -> ServiceHistory:
         """A start Athena refused (I-7): the slot is given back uncharged."""
         return ServiceHistory(
-            self.served, self.finished, self.held_ms - admitted_at_ms, self.released_ms, self.lifted
+            self.served,
+            self.finished,
+            self.held_ms - admitted_at_ms,
+            self.released_ms,
+            self.lifted,
+            self.claimed_ms,
         )
 
 
@@ -122,6 +136,7 @@ class Service:
     elapsed_s: float = 0.0  # slot-seconds its running queries have held so far
     mean_run_s: float | None = None  # decayed mean slot-seconds of a query, None before any finished
     released_at: float | None = None  # when its last slot was released, None if never
+    claimed_at: float | None = None  # when it was last given a slot, None if never
 
     @classmethod
     def of(cls, history: ServiceHistory, running: int, now: float, decay: ServiceDecay) -> Service:
@@ -135,9 +150,15 @@ class Service:
             elapsed = min(max(0.0, running * now - history.held_ms / 1000), running * 2 * decay.epoch_s)
         mean = served / finished if finished > 1e-9 else None
         released = history.released_ms / 1000 if history.released_ms else None
-        return cls(received_s=received, elapsed_s=elapsed, mean_run_s=mean, released_at=released)
+        claimed = history.claimed_ms / 1000 if history.claimed_ms else None
+        return cls(
+            received_s=received, elapsed_s=elapsed, mean_run_s=mean, released_at=released, claimed_at=claimed
+        )
 
-    def idle_before(self, running: int, waiting_since: float) -> bool:
-        """Whether the tenant had nothing queued or running before its oldest waiting query came: it
-        has none running, and none has been released since that query was submitted."""
-        return running == 0 and (self.released_at is None or self.released_at < waiting_since)
+    def rejoins(self, waiting_since: float) -> bool:
+        """Whether the tenant had nothing queued just before its oldest waiting query came: it has not
+        been given a slot since that query was submitted (a query waiting then would have been given
+        the slots since, in its tenant's order, before this one). Such a tenant was not backlogged,
+        so the service it missed meanwhile is no debt owed to it (start-time fair queueing's
+        start tag, max(virtual time, its own))."""
+        return self.claimed_at is None or self.claimed_at < waiting_since

@@ -307,7 +307,10 @@ class Dispatcher:
             return
         policy = deps.config.policies[record.tenant]
         now_ms = deps.now_ms()
-        if not deps.ledger.claim(record, admission.pool, policy.max_concurrency, now_ms, admission.lift_s):
+        since_ms = None if admission.lift_since is None else int(admission.lift_since * 1000)
+        if not deps.ledger.claim(
+            record, admission.pool, policy.max_concurrency, now_ms, admission.lift_s, since_ms
+        ):
             report.skipped.append(record.query_id)  # another round won it, or a limit is reached
             return
         record = dataclasses.replace(record, status="ADMITTED", admitted_at=now_ms)
