@@ -368,10 +368,18 @@ def _stop(pid: int, settings: Settings, grace_s: float = 20.0) -> set[int]:
     return _alive(members)
 
 
+def _forget_local_stage(settings: Settings) -> None:
+    """LocalStack keeps nothing across restarts: the local stage's Terraform state (and outputs) now
+    describe resources that no longer exist, and the next apply must start from nothing."""
+    for name in ("terraform.tfstate", "terraform.tfstate.backup", "outputs.json"):
+        (settings.state / name).unlink(missing_ok=True)
+
+
 def down(settings: Settings) -> int:
     pid = _read_pid(settings)
     if pid is None:
         settings.pid_file.unlink(missing_ok=True)
+        _forget_local_stage(settings)
         if left := strays(settings):
             for member in left:
                 with contextlib.suppress(ProcessLookupError):
@@ -383,6 +391,7 @@ def down(settings: Settings) -> int:
     started = time.monotonic()
     if left := _stop(pid, settings):
         raise CtlError(f"processes started by LocalStack {pid} are still alive: {sorted(left)}")
+    _forget_local_stage(settings)
     print(f"LocalStack (pid {pid}) stopped in {time.monotonic() - started:.1f} s")
     return 0
 

@@ -108,6 +108,18 @@ def test_status_without_a_running_instance_exits_3(
     assert "not running" in capsys.readouterr().out
 
 
+def test_down_forgets_the_local_stage_whose_resources_died_with_localstack(
+    settings: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = ctl.Settings.from_env().state
+    state.mkdir(parents=True)
+    for name in ("terraform.tfstate", "terraform.tfstate.backup", "outputs.json", "localstack.log"):
+        (state / name).write_text("{}")
+    assert ctl.down(settings) == 0
+    assert sorted(path.name for path in state.iterdir()) == ["localstack.log"]
+    assert "not running" in capsys.readouterr().out
+
+
 def test_the_family_of_a_process_includes_descendants_in_other_sessions() -> None:
     # the grandchild starts a session of its own, as LocalStack does with DynamoDB Local
     parent = subprocess.Popen(

@@ -44,8 +44,8 @@ def _candidates(tenant: TenantState, now: float) -> Iterator[QueuedQuery]:
 
 
 def virtual_time(charges: Sequence[float], everyone: Sequence[TenantState]) -> float:
-    """The charge per weight at which an idle tenant rejoins: the least of the competing tenants that
-    were not idle (`charges`); with none, the most service per weight any tenant received."""
+    """The charge per weight at which a tenant rejoins: the least of the competing tenants that kept
+    work queued (`charges`); with none, the most service per weight any tenant received."""
     if charges:
         return min(charges)
     return max((t.service.received_s / t.policy.weight for t in everyone), default=0.0)
@@ -74,7 +74,7 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
     running: dict[int, int] = {}
     now = snapshot.now
     fair = snapshot.share == "fair_share"
-    # fair share only: charge at the snapshot, charge per admission, lift of an idle tenant
+    # fair share only: charge at the snapshot, charge per admission, lift of a rejoining tenant
     charge: dict[int, float] = {}
     cost: dict[int, float] = {}
     lift: dict[int, float] = {}

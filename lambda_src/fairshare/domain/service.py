@@ -9,7 +9,7 @@ sums the current and the previous epoch; a deposit older than that has decayed b
 2^-EPOCH_HALF_LIVES of its value and is dropped (the writer removes the epoch before the previous).
 
 The same decay counts completions, which gives each tenant's mean run time, the charge of a query it
-has just been admitted (see `fairshare.domain.admission`), and keeps the lifts of an idle tenant that
+has just been admitted (see `fairshare.domain.admission`), and keeps the lifts of a tenant that
 rejoined (they count as service received, but are no query's run time).
 """
 
