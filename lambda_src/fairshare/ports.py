@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from fairshare.domain.limits import Room
 from fairshare.domain.service import ServiceHistory
 
 QueryStatus = Literal["QUEUED", "ADMITTED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
@@ -196,10 +197,7 @@ class PoolRecord:
     limit_value: float | None
     limit_changed_at: float | None
     last_throttle_at: float | None
-    # The room the latest usage sample left (fairshare.domain.limits.Room), None before the first.
-    room_slots: int | None = None
-    room_at: float | None = None
-    room_binding: bool = True
+    room: Room | None = None  # the room the latest usage sample left, None before the first
 
 
 @dataclass(slots=True, frozen=True)

@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fairshare.domain.errors import DependencyUnavailable, QueueFull
-from fairshare.domain.limits import EffectiveLimit
+from fairshare.domain.limits import EffectiveLimit, Room
 from fairshare.domain.service import ServiceDecay, ServiceHistory
 from fairshare.ports import (
     DuplicateQuery,
@@ -340,9 +340,11 @@ class DynamoLedger:
                 limit_value=item.get("limit_value"),
                 limit_changed_at=item.get("limit_changed_at"),
                 last_throttle_at=item.get("last_throttle_at"),
-                room_slots=None if item.get("room_slots") is None else int(item["room_slots"]),
-                room_at=None if item.get("room_at") is None else float(item["room_at"]),
-                room_binding=bool(item.get("room_binding", True)),
+                room=None
+                if item.get("room_slots") is None or item.get("room_at") is None
+                else Room(
+                    int(item["room_slots"]), float(item["room_at"]), bool(item.get("room_binding", True))
+                ),
             )
         return out
 

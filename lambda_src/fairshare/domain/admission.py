@@ -12,9 +12,9 @@ A tenant that was not backlogged just before its oldest waiting query came (it w
 since: idle, or running what it had with nothing queued) banks no credit: it rejoins at the virtual
 time, the least charge per weight among the competing tenants that kept work queued (the start tag
 of start-time fair queueing; with none, the most service per weight any tenant received, so that
-after a quiet spell everyone starts level). Its claim writes the
-lift into its history (`Admission.lift_s`, kept apart from its queries' run times). Among equal
-charges a rejoining tenant goes first: the others at that charge have just been served.
+after a quiet spell everyone starts level). Its claim writes the lift into its history
+(`Admission.lift_s`, kept apart from its queries' run times). Among equal charges a rejoining tenant
+goes first: the others at that charge have just been served.
 
 `weighted_fair` is Trino's rule: least `running / weight`, whole running counts only. Whenever
 `quota · w / Σw` is not whole it favours the small weights (4:2:1:1 on 20 slots: 0.45 / 0.25 / 0.15 /
@@ -43,11 +43,11 @@ def _candidates(tenant: TenantState, now: float) -> Iterator[QueuedQuery]:
     return tenant.queue.ordered(now, policy.aging_seconds, policy.max_aging_boost)
 
 
-def virtual_time(charges: Sequence[float], everyone: Sequence[TenantState]) -> float:
-    """The charge per weight at which a tenant rejoins: the least of the competing tenants that kept
-    work queued (`charges`); with none, the most service per weight any tenant received."""
-    if charges:
-        return min(charges)
+def virtual_time(least: float | None, everyone: Sequence[TenantState]) -> float:
+    """The charge per weight at which a tenant rejoins: `least`, the least of the competing tenants
+    that kept work queued; with none, the most service per weight any tenant received."""
+    if least is not None:
+        return least
     return max((t.service.received_s / t.policy.weight for t in everyone), default=0.0)
 
 
@@ -80,12 +80,12 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
     lift: dict[int, float] = {}
     since: dict[int, float] = {}
     default_run = _default_run_s(snapshot.tenants) if fair else 0.0
-    # Tenants that rejoin after being idle get their key once the virtual time is known: the least
-    # charge / weight of the others (`virtual_time`).
-    rejoining: list[tuple[int, TenantState, QueuedQuery]] = []
-    virtual: float | None = None
+    # Tenants that rejoin (with when their oldest waiting query came) get their key once the virtual
+    # time is known: the least charge / weight of the others (`virtual_time`).
+    rejoining: list[tuple[int, TenantState, QueuedQuery, float | None]] = []
+    least: float | None = None
     # Once per tenant per call, so no property or helper calls here (TenantState.held_by_budget and
-    # Service.idle_before inlined; the queue's oldest submission is read only when it decides).
+    # Service.rejoins inlined; the queue's oldest submission is read only when it decides).
     for index, tenant in enumerate(snapshot.tenants):
         policy = tenant.policy
         tenant_running = tenant.running
@@ -109,21 +109,22 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
         elapsed, holding = service.elapsed_s, tenant_running * each
         held = charge[index] = service.received_s + (elapsed if elapsed > holding else holding)
         claimed = service.claimed_at
-        if claimed is None or claimed < tenant.queue.oldest_submitted_at():  # type: ignore[operator]
-            rejoining.append((index, tenant, head))
+        waiting_since = None if claimed is None else tenant.queue.oldest_submitted_at()
+        if waiting_since is None or claimed < waiting_since:  # type: ignore[operator]
+            rejoining.append((index, tenant, head, waiting_since))
             continue
         key = held / policy.weight
-        if virtual is None or key < virtual:
-            virtual = key
+        if least is None or key < least:
+            least = key
         heaps[head.pool].append((key, 1, head.submitted_at, policy.name, index))
     if rejoining:
-        level = virtual_time([] if virtual is None else [virtual], snapshot.tenants)
-        for index, tenant, head in rejoining:
+        level = virtual_time(least, snapshot.tenants)
+        for index, tenant, head, waiting_since in rejoining:
             weight = tenant.policy.weight
             up = level * weight - charge[index]
             if up > 1e-9:
                 lift[index] = up
-                since[index] = tenant.queue.oldest_submitted_at()  # type: ignore[assignment]
+                since[index] = tenant.queue.oldest_submitted_at() if waiting_since is None else waiting_since  # type: ignore[assignment]
                 charge[index] += up
             heaps[head.pool].append((charge[index] / weight, 0, head.submitted_at, tenant.policy.name, index))
     for heap in heaps.values():

@@ -58,9 +58,14 @@ class Room:
     at: float  # when Athena's count was sampled
     binding: bool = True
 
+    @staticmethod
+    def foreign(sampled_active: int, ours: int) -> int:
+        """Foreign load's part of a sampled active count."""
+        return max(0, sampled_active - max(0, ours))
+
     @classmethod
     def of(cls, quota: int, ceiling: int, sampled_active: int, ours: int, limit: int, at: float) -> Room:
-        foreign = max(0, sampled_active - max(0, ours))
+        foreign = cls.foreign(sampled_active, ours)
         return cls(slots=max(0, min(ceiling, quota - foreign)), at=at, binding=ours >= limit)
 
 

@@ -223,20 +223,12 @@ class Dispatcher:
             if sample is None:
                 continue
             config, pool = deps.config.pools[name], pools[name]
-            limit = self._limit_of(pool, config.quota - config.headroom, now)
-            room = Room.of(
-                config.quota,
-                config.quota - config.headroom,
-                sample.active,
-                pool.active,
-                limit.slots,
-                sample.at,
-            )
+            ceiling = config.limit_policy().ceiling
+            limit = self._limit_of(pool, ceiling, now)
+            room = Room.of(config.quota, ceiling, sample.active, pool.active, limit.slots, sample.at)
             if deps.ledger.save_room(name, room.slots, room.at, room.binding):
                 recorded[name] = room.slots
-                deps.metrics.emit(
-                    "ForeignActiveQueries", max(0, sample.active - max(0, pool.active)), pool=name
-                )
+                deps.metrics.emit("ForeignActiveQueries", Room.foreign(sample.active, pool.active), pool=name)
         return recorded
 
     def _refresh_pools(self, now: float, pools: dict[str, PoolRecord] | None = None) -> None:
@@ -250,10 +242,7 @@ class Dispatcher:
                 deps.ledger.ensure_pool(name, float(policy.ceiling), now)
                 pool = deps.ledger.pools([name])[name]
             limit = self._limit_of(pool, policy.ceiling, now)
-            room = None
-            if pool.room_slots is not None and pool.room_at is not None:
-                room = Room(pool.room_slots, pool.room_at, pool.room_binding)
-            recovered = limit.recover(policy, now, room)
+            recovered = limit.recover(policy, now, pool.room)
             if recovered != limit:
                 saved = deps.ledger.save_limit(
                     name,
