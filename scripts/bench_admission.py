@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Admission decisions per second of `fairshare.domain.plan_admissions` at 1,000 tenants x 100k queued.
 
-The loop is the dispatcher's: a batch of running queries completes (freeing slots), one snapshot is
-taken, `plan_admissions` admits what fits, the admitted queries leave their queues and start, and new
-submissions keep every queue at its size. Tenants have mixed weights, caps and priorities; some age.
+The loop is the dispatcher's: a batch of running queries completes (freeing slots, and charging
+their slot-seconds to their tenant's service history as the ledger's release does), one snapshot is
+taken with each tenant's service (`Service.of`, as the dispatcher builds it), `plan_admissions`
+admits what fits (under the default fair-share policy, or `--share weighted_fair`), the admitted
+queries leave their queues and start (the ledger's claim), and new submissions keep every queue at
+its size. Tenants have mixed weights, caps and priorities; some age.
 Timing covers `plan_admissions` itself and, separately, the round including the snapshot build. The
 rates are per second of this process's CPU time (other processes on the machine do not skew them);
 the wall-clock rate is shown too.
 
     scripts/bench_admission.py [--tenants 1000] [--queued 100000] [--limit 200] [--batch 1-40] [--seconds 5]
+                               [--share fair_share|weighted_fair]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections import deque
 
 import click
 from fairshare.domain import (
+    Admission,
     PoolState,
     QueuedQuery,
     Snapshot,
@@ -27,7 +32,8 @@ from fairshare.domain import (
     TenantState,
     plan_admissions,
 )
-from fairshare.domain.model import PoolName
+from fairshare.domain.model import SHARE_POLICIES, PoolName, SharePolicy
+from fairshare.domain.service import Service, ServiceDecay, ServiceHistory
 from fairshare.simulation.metrics import percentile
 from rich.console import Console
 from rich.table import Table
@@ -55,7 +61,10 @@ class Workload:
         self.seq = dict.fromkeys(self.queues, 0)
         self.running = dict.fromkeys(self.queues, 0)
         self.active: dict[PoolName, int] = {"DML": 0, "DDL": 0}
-        self.in_flight: deque[QueuedQuery] = deque()
+        self.decay = ServiceDecay()
+        self.history = {name: ServiceHistory() for name in self.queues}
+        # what runs, with its claim time in ms (what the ledger's release charges)
+        self.in_flight: deque[tuple[QueuedQuery, int]] = deque()
         self.now = 600.0
         for position in range(queued):
             policy = self.policies[position % tenants]
@@ -79,27 +88,38 @@ class Workload:
         for _ in range(min(count, len(self.in_flight))):
             # Completions come in no particular order: take one from a random position.
             self.in_flight.rotate(-self.rng.randrange(len(self.in_flight)))
-            query = self.in_flight.popleft()
+            query, claimed_ms = self.in_flight.popleft()
             self.running[query.tenant] -= 1
             self.active[query.pool] -= 1
+            history = self.history[query.tenant]
+            self.history[query.tenant] = history.released(claimed_ms, round(self.now * 1000), self.decay)
 
-    def snapshot(self, limits: dict[PoolName, int]) -> Snapshot:
+    def snapshot(self, limits: dict[PoolName, int], share: SharePolicy) -> Snapshot:
         pools = {
             pool: PoolState(name=pool, active=self.active[pool], effective_limit=limits[pool])
             for pool in limits
         }
         free = sum(state.free for state in pools.values())
+        now, decay = self.now, self.decay
         tenants = [
-            TenantState(policy=policy, running=self.running[policy.name], queue=self.queues[policy.name])
+            TenantState(
+                policy,
+                self.running[policy.name],
+                self.queues[policy.name],
+                0,
+                Service.of(self.history[policy.name], self.running[policy.name], now, decay),
+            )
             for policy in self.policies
         ]
-        return Snapshot(now=self.now, pools=pools, tenants=tenants, start_tokens=max(1, free))
+        return Snapshot(now=self.now, pools=pools, tenants=tenants, start_tokens=max(1, free), share=share)
 
-    def start(self, query: QueuedQuery) -> None:
+    def start(self, admission: Admission) -> None:
+        query, now_ms = admission.query, round(self.now * 1000)
         self.queues[query.tenant].remove(query)
         self.running[query.tenant] += 1
         self.active[query.pool] += 1
-        self.in_flight.append(query)
+        self.history[query.tenant] = self.history[query.tenant].claimed(now_ms, admission.lift_s, self.decay)
+        self.in_flight.append((query, now_ms))
         self.submit(query.tenant, at=self.now)
 
 
@@ -112,7 +132,10 @@ class Workload:
 @click.option("--batch", default="1-40", show_default=True, help="completions per round, a range lo-hi")
 @click.option("--seconds", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="time budget")
 @click.option("--seed", default=7, show_default=True)
-def main(tenants: int, queued: int, limit: int, batch: str, seconds: float, seed: int) -> None:
+@click.option("--share", default="fair_share", show_default=True, type=click.Choice(SHARE_POLICIES))
+def main(
+    tenants: int, queued: int, limit: int, batch: str, seconds: float, seed: int, share: SharePolicy
+) -> None:
     """Measure admission decisions per second through plan_admissions."""
     low, _, high = batch.partition("-")
     batch_low, batch_high = int(low), int(high or low)
@@ -132,12 +155,12 @@ def main(tenants: int, queued: int, limit: int, batch: str, seconds: float, seed
         workload.complete(workload.rng.randint(batch_low, batch_high))
         workload.now += 0.5
         round_started = time.process_time()
-        snapshot = workload.snapshot(limits)
+        snapshot = workload.snapshot(limits, share)
         plan_started, plan_wall_started = time.process_time(), time.perf_counter()
         admissions = plan_admissions(snapshot)
         plan_ended, plan_wall_ended = time.process_time(), time.perf_counter()
         for admission in admissions:
-            workload.start(admission.query)
+            workload.start(admission)
         round_s += time.process_time() - round_started
         plan_s += plan_ended - plan_started
         plan_wall_s += plan_wall_ended - plan_wall_started
@@ -145,7 +168,9 @@ def main(tenants: int, queued: int, limit: int, batch: str, seconds: float, seed
         decisions += len(admissions)
 
     calls = len(call_latencies)
-    table = Table(title=f"plan_admissions, {tenants:,} tenants x {queued:,} queued", title_justify="left")
+    table = Table(
+        title=f"plan_admissions ({share}), {tenants:,} tenants x {queued:,} queued", title_justify="left"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("admission decisions per second (plan_admissions)", f"{decisions / plan_s:,.0f}")

@@ -78,7 +78,7 @@ def test_push_rejects_out_of_order_sequence() -> None:
 
 
 @given(queues, st.lists(st.integers(0, 59), max_size=60), st.sampled_from([None, 30.0]))
-def test_head_is_the_first_of_the_order_after_any_pushes_and_removals(
+def test_head_and_oldest_follow_any_pushes_and_removals(
     queries: list[QueuedQuery], removals: list[int], aging_seconds: float | None
 ) -> None:
     queue = TenantQueue()
@@ -90,4 +90,6 @@ def test_head_is_the_first_of_the_order_after_any_pushes_and_removals(
             queue.remove(present.pop(victim))
         expected = next(queue.ordered(1000.0, aging_seconds, 2), None)
         assert queue.head(1000.0, aging_seconds, 2) == expected
+        # the cached oldest submission is the least of what is queued, after every change
+        assert queue.oldest_submitted_at() == min((q.submitted_at for q in present), default=None)
     assert len(queue) == len(present)

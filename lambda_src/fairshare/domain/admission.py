@@ -21,8 +21,9 @@ goes first: the others at that charge have just been served.
 0.15 of the slot-seconds instead of 0.5 / 0.25 / 0.125 / 0.125).
 
 Other ties go to the oldest head of line. A tenant only ever offers its own head (I-5): if the head's pool
-is full, nothing behind it passes. A call first reads every eligible tenant's head, O(tenants) (about
-1 ms for 1,000 tenants, see scripts/bench_admission.py); then each decision costs O(log tenants).
+is full, nothing behind it passes. A call first reads every eligible tenant's head and computes its
+key, O(tenants), which is most of a call's cost (scripts/bench_admission.py; docs/FAIR_SHARE.md has
+the figures); then each decision costs O(log tenants).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from fairshare.domain.model import Admission, PoolName, QueuedQuery, Snapshot, T
 from fairshare.domain.service import DEFAULT_RUN_S
 
 # (charge/weight or running/weight, 0 for a rejoining tenant else 1, head submitted_at, tenant name,
-# tenant index); the index breaks nothing but keeps the tuple comparable without comparing queries.
-_HeapEntry = tuple[float, int, float, str, int]
+# tenant index, head); the index is unique, so comparisons never reach the head.
+_HeapEntry = tuple[float, int, float, str, int, QueuedQuery]
 
 
 def _candidates(tenant: TenantState, now: float) -> Iterator[QueuedQuery]:
@@ -68,24 +69,18 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
     # among pools with free slots; a full pool's heap is left as it is, since its tenants are
     # blocked for the rest of the round (I-5). This equals one heap whose entries for full pools
     # are dropped when popped, without popping every blocked tenant once a pool fills.
-    heaps: dict[PoolName, list[_HeapEntry]] = {name: [] for name in free}
-    heads: dict[int, QueuedQuery] = {}
-    cursors: dict[int, Iterator[QueuedQuery]] = {}
-    running: dict[int, int] = {}
+    heaps: dict[PoolName, list[_HeapEntry]] = {name: [] for name, slots in free.items() if slots > 0}
     now = snapshot.now
     fair = snapshot.share == "fair_share"
-    # fair share only: charge at the snapshot, charge per admission, lift of a rejoining tenant
-    charge: dict[int, float] = {}
-    cost: dict[int, float] = {}
-    lift: dict[int, float] = {}
-    since: dict[int, float] = {}
-    default_run = _default_run_s(snapshot.tenants) if fair else 0.0
+    default_run: float | None = None  # fair share only, computed at the first tenant without history
     # Tenants that rejoin (with when their oldest waiting query came) get their key once the virtual
     # time is known: the least charge / weight of the others (`virtual_time`).
-    rejoining: list[tuple[int, TenantState, QueuedQuery, float | None]] = []
+    rejoining: list[tuple[int, TenantState, QueuedQuery, float | None, float]] = []
     least: float | None = None
-    # Once per tenant per call, so no property or helper calls here (TenantState.held_by_budget and
-    # Service.rejoins inlined; the queue's oldest submission is read only when it decides).
+    # This loop runs once per tenant per call and is the cost of a call (scripts/bench_admission.py),
+    # so it only computes each eligible tenant's key: what the admissions need of a tenant beyond it
+    # is computed for the admitted ones below. TenantState.held_by_budget, Service.rejoins and the
+    # charge are inlined.
     for index, tenant in enumerate(snapshot.tenants):
         policy = tenant.policy
         tenant_running = tenant.running
@@ -95,69 +90,75 @@ def plan_admissions(snapshot: Snapshot) -> list[Admission]:
         if budget is not None and tenant.bytes_today >= budget:
             continue
         head = tenant.queue.head(now, policy.aging_seconds, policy.max_aging_boost)
-        if head is None or free.get(head.pool, 0) <= 0:
+        if head is None:
             continue
-        heads[index] = head
-        running[index] = tenant_running
+        heap = heaps.get(head.pool)
+        if heap is None:
+            continue
         if not fair:
-            heaps[head.pool].append(
-                (tenant_running / policy.weight, 1, head.submitted_at, policy.name, index)
-            )
+            heap.append((tenant_running / policy.weight, 1, head.submitted_at, policy.name, index, head))
             continue
         service = tenant.service
-        each = cost[index] = service.mean_run_s or default_run
-        elapsed, holding = service.elapsed_s, tenant_running * each
-        held = charge[index] = service.received_s + (elapsed if elapsed > holding else holding)
+        each = service.mean_run_s
+        if not each:
+            if default_run is None:
+                default_run = _default_run_s(snapshot.tenants)
+            each = default_run
+        holding = tenant_running * each
+        elapsed = service.elapsed_s
+        held = service.received_s + (elapsed if elapsed > holding else holding)
         claimed = service.claimed_at
-        waiting_since = None if claimed is None else tenant.queue.oldest_submitted_at()
-        if waiting_since is None or claimed < waiting_since:  # type: ignore[operator]
-            rejoining.append((index, tenant, head, waiting_since))
+        waiting_since = tenant.queue.oldest_submitted_at()
+        if claimed is None or (waiting_since is not None and claimed < waiting_since):
+            rejoining.append((index, tenant, head, waiting_since, held))
             continue
         key = held / policy.weight
         if least is None or key < least:
             least = key
-        heaps[head.pool].append((key, 1, head.submitted_at, policy.name, index))
+        heap.append((key, 1, head.submitted_at, policy.name, index, head))
+    lift: dict[int, tuple[float, float | None]] = {}
     if rejoining:
         level = virtual_time(least, snapshot.tenants)
-        for index, tenant, head, waiting_since in rejoining:
+        for index, tenant, head, waiting_since, held in rejoining:
             weight = tenant.policy.weight
-            up = level * weight - charge[index]
+            up = level * weight - held
             if up > 1e-9:
-                lift[index] = up
-                since[index] = tenant.queue.oldest_submitted_at() if waiting_since is None else waiting_since  # type: ignore[assignment]
-                charge[index] += up
-            heaps[head.pool].append((charge[index] / weight, 0, head.submitted_at, tenant.policy.name, index))
+                lift[index] = (up, waiting_since)
+                held += up
+            heaps[head.pool].append((held / weight, 0, head.submitted_at, tenant.policy.name, index, head))
     for heap in heaps.values():
         heapq.heapify(heap)
 
     admissions: list[Admission] = []
+    admitted: dict[int, int] = {}  # admissions so far per tenant index
+    cursors: dict[int, Iterator[QueuedQuery]] = {}
     while tokens > 0:
         open_heaps = [heap for name, heap in heaps.items() if heap and free[name] > 0]
         if not open_heaps:
             break
-        _, _, _, name, index = heapq.heappop(min(open_heaps, key=lambda heap: heap[0]))
-        head = heads.pop(index)
-        admissions.append(
-            Admission(
-                query=head, pool=head.pool, lift_s=lift.pop(index, 0.0), lift_since=since.pop(index, None)
-            )
-        )
+        key, _, _, name, index, head = heapq.heappop(min(open_heaps, key=lambda heap: heap[0]))
+        up, since = lift.pop(index, (0.0, None))
+        admissions.append(Admission(query=head, pool=head.pool, lift_s=up, lift_since=since))
         free[head.pool] -= 1
         tokens -= 1
-        running[index] += 1
+        count = admitted[index] = admitted.get(index, 0) + 1
         tenant = snapshot.tenants[index]
         policy = tenant.policy
+        running = tenant.running + count
+        if running >= policy.max_concurrency:
+            continue
+        cursor = cursors.get(index)
+        if cursor is None:
+            # The queue's order, past the head just admitted (built only for admitted tenants).
+            cursor = cursors[index] = _candidates(tenant, now)
+            next(cursor)
+        following = next(cursor, None)
+        if following is None or following.pool not in heaps:
+            continue
         if fair:
-            charge[index] += cost[index]
-        if running[index] < policy.max_concurrency:
-            cursor = cursors.get(index)
-            if cursor is None:
-                # The queue's order, past the head just admitted (built only for admitted tenants).
-                cursor = cursors[index] = _candidates(tenant, now)
-                next(cursor)
-            following = next(cursor, None)
-            if following is not None and following.pool in heaps:
-                heads[index] = following
-                key = charge[index] / policy.weight if fair else running[index] / policy.weight
-                heapq.heappush(heaps[following.pool], (key, 1, following.submitted_at, name, index))
+            # One mean run time more for the query just admitted (the key's charge, over the weight).
+            key += (tenant.service.mean_run_s or default_run or DEFAULT_RUN_S) / policy.weight
+        else:
+            key = running / policy.weight
+        heapq.heappush(heaps[following.pool], (key, 1, following.submitted_at, name, index, following))
     return admissions

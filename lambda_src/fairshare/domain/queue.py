@@ -25,11 +25,12 @@ class TenantQueue:
     whole queue is always one of the level heads: picking the next costs O(levels), not O(n).
     """
 
-    __slots__ = ("_levels", "_size", "_top")
+    __slots__ = ("_levels", "_oldest", "_size", "_top")
 
     def __init__(self, queries: Iterable[QueuedQuery] = ()) -> None:
         self._levels: dict[int, deque[QueuedQuery]] = {}
         self._top: deque[QueuedQuery] | None = None  # the highest priority level, kept for head()
+        self._oldest: float | None = None  # oldest_submitted_at(), cached; None: to be recomputed
         self._size = 0
         for query in sorted(queries, key=lambda q: q.seq):
             self.push(query)
@@ -51,6 +52,8 @@ class TenantQueue:
             raise ValueError(f"seq must increase within a tenant: {query.seq} after {level[-1].seq}")
         level.append(query)
         self._size += 1
+        if self._oldest is not None and query.submitted_at < self._oldest:
+            self._oldest = query.submitted_at
 
     def ordered(
         self, now: float, aging_seconds: float | None = None, max_aging_boost: int = 0
@@ -100,14 +103,18 @@ class TenantQueue:
         return best
 
     def oldest_submitted_at(self) -> float | None:
-        """When the longest-waiting query was submitted (each level is FIFO: one of the level heads)."""
-        return min((level[0].submitted_at for level in self._levels.values() if level), default=None)
+        """When the longest-waiting query was submitted (each level is FIFO: one of the level heads).
+        Cached until a removal, since admission asks it of every tenant in every round."""
+        if self._oldest is None and self._levels:
+            self._oldest = min(level[0].submitted_at for level in self._levels.values())
+        return self._oldest
 
     def remove(self, query: QueuedQuery) -> None:
         """Remove an admitted or cancelled query (O(1) for a level head, the usual case)."""
         level = self._levels.get(query.priority)
         if not level:
             raise KeyError(query.query_id)
+        self._oldest = None
         if level[0] == query:
             level.popleft()
         else:
