@@ -78,6 +78,30 @@ def test_cancel_while_running_stops_athena_and_releases_the_slot_once(platform: 
     assert call_api(api_event("DELETE", f"/queries/{query_id}"))[0] == 409
 
 
+def _notifications(platform: Platform) -> list[dict[str, object]]:
+    reply = platform.sqs.receive_message(QueueUrl=platform.notifications_queue, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in reply.get("Messages", [])]
+
+
+@pytest.mark.parametrize("admitted", [False, True], ids=["queued", "running"])
+def test_a_cancel_notifies_the_tenant_once_like_every_terminal_state(
+    platform: Platform, admitted: bool
+) -> None:
+    query_id = submit()[1]["query_id"]
+    if admitted:
+        dispatch()
+    assert call_api(api_event("DELETE", f"/queries/{query_id}"))[0] == 200
+    execution = platform.athena.execution_for(query_id)
+    if execution is not None:  # Athena's own CANCELLED event follows, and is a duplicate
+        complete(athena_event(execution.execution_id, "CANCELLED", "fs-test-alpha"))
+
+    assert _notifications(platform) == [
+        {"query_id": query_id, "tenant": "alpha", "status": "CANCELLED", "bytes_scanned": 0, "error": None}
+    ]
+    assert platform.metrics.total("CompletedQueries", tenant="alpha", status="CANCELLED") == 1
+    assert platform.metrics.total("CancelledQueries", tenant="alpha") == 1
+
+
 def test_cancel_after_the_completion_event_won_is_a_conflict(platform: Platform) -> None:
     query_id = submit()[1]["query_id"]
     dispatch()

@@ -93,12 +93,12 @@ def test_the_campaign_reports_double_starts_when_athena_ignores_the_token() -> N
 def test_the_campaign_reports_retried_permanent_errors_when_the_dispatcher_misses_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from fairshare.services import dispatch
+    from fairshare.services import lifecycle
 
     class NeverRaised(Exception):
         pass
 
-    monkeypatch.setattr(dispatch, "Permanent", NeverRaised)  # a refused start escapes as a crash
+    monkeypatch.setattr(lifecycle, "Permanent", NeverRaised)  # a refused start escapes as a crash
     figures = _small(permanent_sql=0.3)
     assert figures.permanent_retried > 0
     assert any(p.startswith("I-8") for p in figures.problems)

@@ -1,13 +1,12 @@
 """One dispatch round: snapshot the ledger, plan with the pure scheduler, claim, start.
 
-I-2 holds because each claim is one conditional transaction against the persisted effective limit;
-I-3 because the query id is the ClientRequestToken; I-7 because a quota throttle puts the query back
-at its head uncounted and lowers the limit; I-8 because only transient errors are retried.
+The claim and the start are the query's lifecycle transitions (`fairshare.services.lifecycle`: I-2,
+I-3, I-8); the round owns the pools' effective limits: I-7, a round that met a full quota lowers the
+pool's limit once, after its starts.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -30,26 +29,13 @@ from fairshare.domain import (
     TokenBucket,
     plan_admissions,
 )
-from fairshare.domain.errors import DependencyUnavailable
 from fairshare.domain.model import POOLS, Admission, PoolName
-from fairshare.ports import (
-    Finalization,
-    Permanent,
-    PoolRecord,
-    QueryRecord,
-    QuotaThrottle,
-    RateThrottle,
-    TenantRecord,
-    Transient,
-)
-from fairshare.services.completion import announce
+from fairshare.ports import PoolRecord, QueryRecord, TenantRecord
 from fairshare.services.deps import Deps
+from fairshare.services.lifecycle import Lifecycle, StartResult
 
 logger = Logger(child=True)
 
-BACKOFF_BASE_S = 0.2
-BACKOFF_CAP_S = 5.0
-FAIL_WRITE_TRIES = 4
 # A round's tenants are admitted side by side (claim, StartQueryExecution, RUNNING), this many at a
 # time; the start-rate bucket has already bounded how many admissions there are.
 ADMIT_CONCURRENCY = 16
@@ -77,6 +63,7 @@ class Dispatcher:
         self._limits: dict[str, EffectiveLimit] = {}
         self._active: dict[str, int] = {}
         self._lock = threading.Lock()  # _active and _limits, shared by a round's admissions
+        self._lifecycle = Lifecycle(deps)
 
     # --- the round ----------------------------------------------------------------------------------
     def run_round(self) -> RoundReport:
@@ -290,86 +277,37 @@ class Dispatcher:
 
     # --- one admission ---------------------------------------------------------------------------
     def _admit(self, admission: Admission, record: QueryRecord, report: RoundReport) -> None:
-        deps = self.deps
         if admission.pool in report.throttled_pools:
             report.skipped.append(record.query_id)  # I-7: the pool is full this round; it stays at its head
             return
-        policy = deps.config.policies[record.tenant]
-        now_ms = deps.now_ms()
+        lifecycle = self._lifecycle
         since_ms = None if admission.lift_since is None else int(admission.lift_since * 1000)
-        if not deps.ledger.claim(
-            record, admission.pool, policy.max_concurrency, now_ms, admission.lift_s, since_ms
-        ):
+        cap = self.deps.config.policies[record.tenant].max_concurrency
+        admitted = lifecycle.claim(record, admission.pool, cap, admission.lift_s, since_ms)
+        if admitted is None:
             report.skipped.append(record.query_id)  # another round won it, or a limit is reached
             return
-        record = dataclasses.replace(record, status="ADMITTED", admitted_at=now_ms)
         with self._lock:
             self._active[admission.pool] += 1
-        deps.metrics.emit(
-            "AdmissionWaitMs", max(0, now_ms - record.submitted_at), "Milliseconds", tenant=record.tenant
-        )
-        self._start(record, admission.pool, report)
-
-    def start(self, record: QueryRecord, pool: PoolName, report: RoundReport) -> None:
-        """Start an ADMITTED query outside a round (reconcile's restart of a stale claim)."""
-        self._start(record, pool, report)
-        if pool in report.throttled_pools:
-            self._lower_limit(pool)
-
-    def _start(self, record: QueryRecord, pool: PoolName, report: RoundReport) -> None:
-        deps = self.deps
-        log = {"query_id": record.query_id, "tenant": record.tenant}
-        while True:
-            try:
-                execution_id = deps.athena.start(
-                    record.query_id, record.sql, record.workgroup, record.database
-                )
-            except QuotaThrottle:
-                self._on_quota_throttle(record, pool, report)
-                return
-            except Permanent as exc:
-                logger.warning("start refused; not retried", extra={**log, "error": exc.code})
-                self._fail(record, exc.code, exc.message, "permanent", report)
-                return
-            except (RateThrottle, Transient) as exc:
-                attempts = deps.ledger.add_attempt(record.query_id)
-                if attempts >= deps.config.max_transient_attempts:
-                    logger.error("start kept failing; dead-lettered", extra={**log, "attempts": attempts})
-                    self._fail(record, exc.code, exc.message, "transient", report)
-                    deps.wakeups.dead_letter("submit", record.query_id)
-                    report.dead_lettered.append(record.query_id)
-                    return
-                # full jitter, so concurrent rounds do not retry in step
-                delay = deps.rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempts))
-                deps.clock.sleep(delay)
-                continue
-            break
-        deps.metrics.emit("StartQueryCount", 1, tenant=record.tenant)
-        if deps.ledger.mark_running(record.query_id, execution_id, deps.now_ms()):
+        result = lifecycle.start(admitted, admission.pool)
+        if result is StartResult.STARTED:
             report.started.append(record.query_id)
-            logger.info("query started", extra={**log, "athena_execution_id": execution_id})
-            return
-        current = deps.ledger.get(record.query_id)
-        if current is not None and current.status == "CANCELLED":
-            # cancelled between claim and start: the cancel released the slot; stop what we started
-            try:
-                deps.athena.stop(execution_id)
-            except Exception:
-                logger.warning("stop after cancel failed", extra={**log, "athena_execution_id": execution_id})
+        elif result is StartResult.THROTTLED:
+            report.requeued.append(record.query_id)
+            with self._lock:
+                self._active[admission.pool] = max(0, self._active[admission.pool] - 1)
+                report.throttled_pools.add(admission.pool)  # the limit is lowered once, after the round
+        elif result is StartResult.DEAD_LETTERED:
+            report.failed.append(record.query_id)
+            report.dead_lettered.append(record.query_id)
+        elif result is StartResult.FAILED:
+            report.failed.append(record.query_id)
 
-    def _on_quota_throttle(self, record: QueryRecord, pool: PoolName, report: RoundReport) -> None:
-        deps = self.deps
-        if pool not in self._limits:  # reconcile's restart of a stale claim runs without a round
-            self._refresh_pools(deps.clock.now())
-        deps.ledger.requeue(record, pool)
-        report.requeued.append(record.query_id)
-        deps.metrics.emit("ThrottlingErrorCount", 1, tenant=record.tenant)
-        logger.warning(
-            "quota throttle: requeued at the head", extra={"query_id": record.query_id, "pool": pool}
-        )
-        with self._lock:
-            self._active[pool] = max(0, self._active[pool] - 1)
-            report.throttled_pools.add(pool)  # the limit is lowered once, when the round (or start) ends
+    def throttled(self, pool: PoolName) -> None:
+        """A start outside a round (reconcile's restart of a stale claim) met a full quota (I-7)."""
+        if pool not in self._limits:
+            self._refresh_pools(self.deps.clock.now())
+        self._lower_limit(pool)
 
     def _lower_limit(self, pool: PoolName) -> None:
         """I-7: one multiplicative decrease per round that met a full quota, to what was active then.
@@ -390,30 +328,6 @@ class Dispatcher:
         logger.warning(
             "quota throttle: limit lowered", extra={"pool": pool, "effective_limit": lowered.value}
         )
-
-    def _fail(self, record: QueryRecord, code: str, message: str, kind: str, report: RoundReport) -> None:
-        deps = self.deps
-        outcome = Finalization(
-            status="FAILED",
-            finished_at=deps.now_ms(),
-            error_code=code,
-            error_message=message[:1000],
-            error_kind=kind,
-            day=deps.today(),
-        )
-        # I-8: Athena's refusal is durable only once this write lands; if it were lost, the stale claim
-        # would be started again by reconcile. A throttled or conflicting ledger is tried again first.
-        for attempt in range(FAIL_WRITE_TRIES):
-            try:
-                released = deps.ledger.finalize(record, outcome)
-                break
-            except DependencyUnavailable:
-                if attempt == FAIL_WRITE_TRIES - 1:
-                    raise
-                deps.clock.sleep(deps.rng.uniform(0, BACKOFF_BASE_S * 2**attempt))
-        if released:
-            report.failed.append(record.query_id)
-            announce(deps, record, outcome)
 
 
 def _side_by_side(work: list[Callable[[], T]]) -> list[T]:

@@ -14,8 +14,9 @@ from aws_lambda_powertools import Logger
 from fairshare.domain.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from fairshare.domain.limits import EffectiveLimit
 from fairshare.domain.model import POOLS
-from fairshare.ports import AthenaCallError, Finalization, Permanent, QueryRecord
+from fairshare.ports import AthenaCallError, Permanent, QueryRecord
 from fairshare.services.deps import Deps
+from fairshare.services.lifecycle import POSITION_CAP, Lifecycle
 
 logger = Logger(child=True)
 
@@ -61,7 +62,7 @@ def describe(record: QueryRecord, position: int | None = None) -> dict[str, Any]
 
 def get_query(deps: Deps, tenant: str, query_id: str) -> dict[str, Any]:
     record = load_own(deps, tenant, query_id)
-    position = deps.ledger.position(record, 1000) if record.status == "QUEUED" else None
+    position = deps.ledger.position(record, POSITION_CAP) if record.status == "QUEUED" else None
     return describe(record, position)
 
 
@@ -99,41 +100,11 @@ def results(deps: Deps, tenant: str, query_id: str, page_token: str | None) -> d
 
 def cancel(deps: Deps, tenant: str, query_id: str) -> dict[str, Any]:
     record = load_own(deps, tenant, query_id)
-    if record.status == "QUEUED":
-        if deps.ledger.cancel_queued(record, deps.now_ms()):
-            deps.metrics.emit("CancelledQueries", 1, tenant=tenant)
-            return {"query_id": query_id, "status": "CANCELLED"}
-        record = load_own(deps, tenant, query_id)  # admitted meanwhile: cancel it as active
     if record.terminal:
         raise Conflict(f"query is already {record.status}")
-    bytes_scanned = 0
-    if record.athena_execution_id:
-        try:
-            deps.athena.stop(record.athena_execution_id)
-            bytes_scanned = deps.athena.get(record.athena_execution_id).bytes_scanned
-        except Permanent:
-            logger.info("stop refused; the query already ended", extra={"query_id": query_id})
-        except AthenaCallError as exc:
-            raise DependencyUnavailable(f"Athena StopQueryExecution failed: {exc.code}") from exc
-    # Whoever moves the status first (this cancel, the completion event, reconcile) releases the slot;
-    # the others' conditional writes fail and release nothing.
-    outcome = Finalization(
-        status="CANCELLED",
-        finished_at=deps.now_ms(),
-        bytes_scanned=bytes_scanned,
-        error_kind="cancelled",
-        day=deps.today(),
-    )
-    if not deps.ledger.finalize(record, outcome):
-        current = load_own(deps, tenant, query_id)
-        if current.status != "CANCELLED":
-            raise Conflict(f"query is already {current.status}")
-    else:
-        deps.metrics.emit("CancelledQueries", 1, tenant=tenant)
-        try:
-            deps.wakeups.wake("completion", query_id)
-        except Exception:
-            logger.warning("wake-up not sent after cancel", extra={"query_id": query_id})
+    status = Lifecycle(deps).cancel(record)
+    if status != "CANCELLED":
+        raise Conflict(f"query is already {status}")
     return {"query_id": query_id, "status": "CANCELLED"}
 
 

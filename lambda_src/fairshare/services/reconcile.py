@@ -13,9 +13,9 @@ from aws_lambda_powertools import Logger
 
 from fairshare.domain.model import POOLS
 from fairshare.ports import AthenaCallError, QueryRecord
-from fairshare.services.completion import finalize_execution
 from fairshare.services.deps import Deps
-from fairshare.services.dispatch import Dispatcher, RoundReport
+from fairshare.services.dispatch import Dispatcher
+from fairshare.services.lifecycle import Lifecycle, StartResult
 
 logger = Logger(child=True)
 
@@ -35,6 +35,7 @@ def reconcile(deps: Deps, dispatcher: Dispatcher) -> ReconcileReport:
     now_ms = deps.now_ms()
     stale_before = now_ms - STALE_ADMITTED_S * 1000
     grace_before = now_ms - int(deps.config.event_grace_s * 1000)
+    lifecycle = Lifecycle(deps)
     for pool in POOLS:
         active = deps.ledger.active(pool)
         for record in active:
@@ -42,21 +43,22 @@ def reconcile(deps: Deps, dispatcher: Dispatcher) -> ReconcileReport:
                 # I-3: a crash after the claim (maybe after the start): the same token finds the same
                 # execution, so starting again never runs the query twice.
                 logger.info("restarting a stale claim", extra={"query_id": record.query_id})
-                round_report = RoundReport()
-                dispatcher.start(record, pool, round_report)
-                if record.query_id in round_report.started:
+                result = lifecycle.start(record, pool)
+                if result is StartResult.STARTED:
                     report.restarted.append(record.query_id)
+                elif result is StartResult.THROTTLED:
+                    dispatcher.throttled(pool)
         overdue = [
             r
             for r in active
             if r.status == "RUNNING" and r.athena_execution_id and (r.started_at or 0) <= grace_before
         ]
-        _poll(deps, overdue, report)
+        _poll(deps, lifecycle, overdue, report)
     _repair_counters(deps, report)
     return report
 
 
-def _poll(deps: Deps, overdue: list[QueryRecord], report: ReconcileReport) -> None:
+def _poll(deps: Deps, lifecycle: Lifecycle, overdue: list[QueryRecord], report: ReconcileReport) -> None:
     by_execution = {r.athena_execution_id: r for r in overdue if r.athena_execution_id}
     ids = sorted(by_execution)
     for start in range(0, len(ids), BATCH_GET_MAX):
@@ -67,7 +69,7 @@ def _poll(deps: Deps, overdue: list[QueryRecord], report: ReconcileReport) -> No
             continue
         for execution in executions:
             record = by_execution.get(execution.execution_id)
-            if record is not None and execution.terminal and finalize_execution(deps, record, execution):
+            if record is not None and execution.terminal and lifecycle.finish(record, execution):
                 report.recovered.append(record.query_id)
                 deps.metrics.emit("RecoveredCompletions", 1, tenant=record.tenant)
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 
 from fairshare.ports import QueryRecord, QueueMessage, QueueTransport
 from fairshare.services.deps import Deps
+from fairshare.services.lifecycle import Lifecycle
 
 logger = Logger(child=True)
 
@@ -80,7 +81,7 @@ def redrive(
                 transient = (
                     record is not None and record.status == "FAILED" and record.error_kind == "transient"
                 )
-                if transient and record is not None and deps.ledger.restart_failed(record):
+                if transient and record is not None and Lifecycle(deps).restart(record):
                     report.restarted.append(record.query_id)
                 if not _send(deps, transport, source, message.body):
                     report.stopped_early = True  # left in the DLQ; its visibility timeout returns it

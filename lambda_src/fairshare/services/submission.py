@@ -8,17 +8,13 @@ import random
 import re
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-from aws_lambda_powertools import Logger
 
 from fairshare.domain import BudgetExceeded, Forbidden, StatementClass, ValidationFailed, classify_statement
 from fairshare.domain.errors import Conflict, DependencyUnavailable
 from fairshare.ports import DuplicateQuery, QueryRecord
 from fairshare.services.deps import Deps
-
-logger = Logger(child=True)
+from fairshare.services.lifecycle import Lifecycle
 
 # Athena's ClientRequestToken rule; the query id derives from it, so it must also be valid there.
 CLIENT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
@@ -75,15 +71,6 @@ def _request_hash(sql: str, database: str, priority: int, output_format: str) ->
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _position(deps: Deps, record: QueryRecord) -> int | None:
-    if record.status != "QUEUED":
-        return None
-    try:
-        return deps.ledger.position(record, 1000)
-    except DependencyUnavailable:
-        return None
-
-
 def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
     config = deps.config.tenants[tenant]
     policy = deps.config.policies[tenant]
@@ -129,30 +116,16 @@ def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
         output_format=submission.output_format,
     )
     try:
-        deps.ledger.submit(record, policy.max_queued)
+        position = Lifecycle(deps).submit(record, policy.max_queued)
     except DuplicateQuery:
         existing = deps.ledger.get(query_id)
         if existing is None:
             raise DependencyUnavailable("ledger answered a duplicate but holds no query") from None
         return _replay(deps, existing, request_hash)
-    logger.info("query queued", extra={"query_id": query_id, "tenant": tenant, "seq": seq})
-    deps.metrics.emit("SubmittedQueries", 1, tenant=tenant)
-    # The wake-up and the queue position are independent reads and writes: both at once.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        position = pool.submit(_position, deps, record)
-        _wake(deps, query_id)
-    return SubmitOutcome(record=record, created=True, position=position.result())
-
-
-def _wake(deps: Deps, query_id: str) -> None:
-    try:
-        deps.wakeups.wake("submit", query_id)
-    except Exception:
-        # I-1: the ledger holds the query; the dispatcher's one-minute tick admits it without the wake-up.
-        logger.warning("wake-up not sent; the next tick admits the query", extra={"query_id": query_id})
+    return SubmitOutcome(record=record, created=True, position=position)
 
 
 def _replay(deps: Deps, existing: QueryRecord, request_hash: str) -> SubmitOutcome:
     if existing.request_hash != request_hash:
         raise Conflict("client_token was already used for a different request")
-    return SubmitOutcome(record=existing, created=False, position=_position(deps, existing))
+    return SubmitOutcome(record=existing, created=False, position=Lifecycle(deps).position(existing))

@@ -54,6 +54,12 @@ locals {
     ],
   )
 
+  # A query that reaches a terminal state notifies its tenant, whoever ends it: completions,
+  # reconciliation and failed starts (dispatcher, completion), cancels (api).
+  notify_statements = length(var.notify_topic_arns) == 0 ? [] : [
+    { Sid = "NotifyTenants", Effect = "Allow", Action = ["sns:Publish"], Resource = var.notify_topic_arns },
+  ]
+
   # What a round of admissions needs: claims (the ledger), starts and their results, dead letters.
   admission_statements = concat(
     [
@@ -76,10 +82,7 @@ locals {
       { Sid = "ReadDataObjects", Effect = "Allow", Action = ["s3:GetObject"], Resource = local.data_object_arns },
       { Sid = "ListDataBuckets", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = local.data_bucket_arns },
     ],
-    # Finishing queries (completions, reconciliation, failed starts) notifies their tenants.
-    length(var.notify_topic_arns) == 0 ? [] : [
-      { Sid = "NotifyTenants", Effect = "Allow", Action = ["sns:Publish"], Resource = var.notify_topic_arns },
-    ],
+    local.notify_statements,
     length(var.glue_databases) == 0 ? [] : [
       {
         Sid      = "ReadCatalog", Effect = "Allow",
@@ -91,7 +94,7 @@ locals {
 
   # Least privilege per function: exact actions on exact ARNs.
   statements = {
-    api = [
+    api = concat([
       { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
       { Sid = "WakeDispatcher", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.submissions_queue_arn] },
       {
@@ -102,7 +105,7 @@ locals {
       # GetQueryResults reads the result files with the caller's credentials; presigned URLs use them too.
       { Sid = "ReadResults", Effect = "Allow", Action = ["s3:GetObject"], Resource = [local.results_objects] },
       { Sid = "ListResults", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = [var.results_bucket_arn] },
-    ]
+    ], local.notify_statements)
     dispatcher = concat(
       [
         { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },

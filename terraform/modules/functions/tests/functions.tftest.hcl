@@ -152,8 +152,8 @@ run "iam_is_least_privilege" {
   }
 
   assert {
-    condition     = alltrue([for fn in ["completion", "dispatcher"] : one([for s in output.policies[fn].Statement : s if s.Sid == "NotifyTenants"]).Resource == var.notify_topic_arns]) && length([for fn in ["api", "redrive"] : fn if anytrue([for s in output.policies[fn].Statement : anytrue([for a in s.Action : startswith(a, "sns:")])])]) == 0
-    error_message = "completion and the dispatcher (which finishes queries) publish to exactly the tenant topics; api and redrive do not"
+    condition     = alltrue([for fn in ["api", "completion", "dispatcher"] : one([for s in output.policies[fn].Statement : s if s.Sid == "NotifyTenants"]).Resource == var.notify_topic_arns]) && length([for fn in ["redrive"] : fn if anytrue([for s in output.policies[fn].Statement : anytrue([for a in s.Action : startswith(a, "sns:")])])]) == 0
+    error_message = "api (cancels), completion and the dispatcher (which finish queries) publish to exactly the tenant topics; redrive does not"
   }
 
   assert {
