@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
 
 from aws_lambda_powertools import Logger
 
@@ -35,11 +32,6 @@ from fairshare.services.deps import Deps
 from fairshare.services.lifecycle import Lifecycle, StartResult
 
 logger = Logger(child=True)
-
-# A round's tenants are admitted side by side (claim, StartQueryExecution, RUNNING), this many at a
-# time; the start-rate bucket has already bounded how many admissions there are.
-ADMIT_CONCURRENCY = 16
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -157,7 +149,7 @@ class Dispatcher:
         chains: dict[str, list[tuple[Admission, QueryRecord]]] = {}
         for admission, record in plan:
             chains.setdefault(record.tenant, []).append((admission, record))
-        _side_by_side([partial(self._admit_chain, chain, report) for chain in chains.values()])
+        self.deps.side_by_side([partial(self._admit_chain, chain, report) for chain in chains.values()])
 
     def _admit_chain(self, chain: list[tuple[Admission, QueryRecord]], report: RoundReport) -> None:
         for admission, record in chain:
@@ -165,7 +157,7 @@ class Dispatcher:
 
     def _heads_of(self, wanted: dict[str, int]) -> dict[str, list[QueryRecord]]:
         """Each tenant's queued heads, read side by side (one query per tenant and priority level)."""
-        heads = _side_by_side([partial(self._heads, name, want) for name, want in wanted.items()])
+        heads = self.deps.side_by_side([partial(self._heads, name, want) for name, want in wanted.items()])
         return dict(zip(wanted, heads, strict=True))
 
     def _heads(self, tenant: str, want: int) -> list[QueryRecord]:
@@ -328,16 +320,6 @@ class Dispatcher:
         logger.warning(
             "quota throttle: limit lowered", extra={"pool": pool, "effective_limit": lowered.value}
         )
-
-
-def _side_by_side(work: list[Callable[[], T]]) -> list[T]:
-    """Run independent calls at once (up to ADMIT_CONCURRENCY threads); results in order. After all
-    have finished, the first call that raised raises again."""
-    if len(work) <= 1:
-        return [call() for call in work]
-    with ThreadPoolExecutor(max_workers=min(len(work), ADMIT_CONCURRENCY)) as pool:
-        futures = [pool.submit(call) for call in work]
-    return [future.result() for future in futures]
 
 
 def refill(deps: Deps) -> RoundReport | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -75,10 +74,10 @@ class Lifecycle:
         )
         deps.metrics.emit("SubmittedQueries", 1, tenant=record.tenant)
         # The wake-up and the queue position are an independent write and read: both at once.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            position = pool.submit(self.position, record)
-            self._wake("submit", record.query_id)
-        return position.result()
+        position, _ = deps.side_by_side(
+            [lambda: self.position(record), lambda: self._wake("submit", record.query_id)]
+        )
+        return position
 
     def position(self, record: QueryRecord) -> int | None:
         """Queries ahead of a queued one in its tenant's order (capped), None once it left the queue."""
