@@ -3,9 +3,9 @@
 The configuration object (`fairshare.config.TenantConfig`, pydantic) and the domain
 (`fairshare.domain.model.TenantPolicy`) take their bounds from here. Terraform cannot import Python:
 `terraform/modules/platform/variables.tf` writes the same rules as validations of `var.tenants`, and
-`tests/terraform/test_tenant_rules.py` checks that its conditions are these bounds, and that both sides
-accept and reject the same cases (`tests/terraform/tenant_policy_cases.json`, also run by the platform module's
-`terraform test`).
+`tests/terraform/test_tenant_rules.py` checks that its conditions are these bounds, and that both
+sides accept and reject the same cases (`tests/terraform/tenant_policy_cases.json`, which the platform
+module's `terraform test` also runs).
 
 The name rule is the one real resource names need. A tenant's name becomes part of its Athena workgroup
 (`<name_prefix>-<stage>-<tenant>`: at most 21 + 1 + 16 + 1 + 40 = 79 of the 128 characters Athena
