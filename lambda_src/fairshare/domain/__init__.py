@@ -16,7 +16,7 @@ from fairshare.domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from fairshare.domain.limits import EffectiveLimit, LimitPolicy, Room
+from fairshare.domain.limits import EffectiveLimit, LimitPolicy, Room, whole_slots
 from fairshare.domain.model import (
     Admission,
     PoolName,
@@ -66,4 +66,5 @@ __all__ = [
     "classify_statement",
     "effective_priority",
     "plan_admissions",
+    "whole_slots",
 ]
