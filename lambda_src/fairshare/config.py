@@ -17,13 +17,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fairshare.domain.limits import LimitPolicy
-from fairshare.domain.model import BudgetAction, PoolName, SharePolicy, TenantPolicy
+from fairshare.domain.model import PoolName, SharePolicy, TenantPolicy
 from fairshare.domain.service import ServiceDecay
+from fairshare.domain.tenant_rules import (
+    MIN_DATABASES,
+    TENANT_BOUNDS,
+    TENANT_NAME_PATTERN,
+    BudgetAction,
+    valid_tenant_name,
+)
 
 CONFIG_ENV = "FAIRSHARE_CONFIG"
 CONFIG_S3_URI_ENV = "FAIRSHARE_CONFIG_S3_URI"
 
-MIN_BYTES_SCANNED_CUTOFF = 10_485_760
+_B = TENANT_BOUNDS
 
 
 class ConfigError(ValueError):
@@ -37,20 +44,27 @@ class _Strict(BaseModel):
 class TenantConfig(_Strict):
     """One tenant (team) as declared in the stage's `tenants` map."""
 
-    weight: float = Field(1.0, gt=0, description="share of the quota relative to other tenants")
-    max_concurrency: int = Field(10, ge=1, description="hard cap on active queries")
-    max_queued: int = Field(1000, ge=1, description="beyond it, submit answers 429")
-    daily_bytes_budget: int | None = Field(None, ge=1, description="bytes scanned per UTC day")
+    # The bounds are fairshare.domain.tenant_rules, which Terraform's validations repeat (and a test checks).
+    weight: float = Field(1.0, gt=_B["weight"].gt, description="share of the quota relative to other tenants")
+    max_concurrency: int = Field(10, ge=_B["max_concurrency"].ge, description="hard cap on active queries")
+    max_queued: int = Field(1000, ge=_B["max_queued"].ge, description="beyond it, submit answers 429")
+    daily_bytes_budget: int | None = Field(
+        None, ge=_B["daily_bytes_budget"].ge, description="bytes scanned per UTC day"
+    )
     budget_action: BudgetAction = "hold"
     allow_ddl: bool = False
-    priority_levels: int = Field(3, ge=1, le=10)
-    aging_seconds: float | None = Field(None, gt=0, description="a wait of W s raises priority by one")
-    max_aging_boost: int = Field(1, ge=0, le=9)
+    priority_levels: int = Field(3, ge=_B["priority_levels"].ge, le=_B["priority_levels"].le)
+    aging_seconds: float | None = Field(
+        None, gt=_B["aging_seconds"].gt, description="a wait of W s raises priority by one"
+    )
+    max_aging_boost: int = Field(1, ge=_B["max_aging_boost"].ge, le=_B["max_aging_boost"].le)
     workgroup: str = Field(..., min_length=1, max_length=128)
-    databases: tuple[str, ...] = Field(default=("default",), min_length=1)
+    databases: tuple[str, ...] = Field(default=("default",), min_length=MIN_DATABASES)
     api_key_id: str | None = Field(None, description="API Gateway key id that identifies the tenant")
     notify_topic_arn: str | None = None
-    bytes_scanned_cutoff_per_query: int | None = Field(None, ge=MIN_BYTES_SCANNED_CUTOFF)
+    bytes_scanned_cutoff_per_query: int = Field(
+        10_737_418_240, ge=_B["bytes_scanned_cutoff_per_query"].ge, description="the workgroup's cutoff"
+    )
 
     def policy(self, name: str) -> TenantPolicy:
         return TenantPolicy(
@@ -137,8 +151,8 @@ class Config(_Strict):
     @classmethod
     def _tenant_names(cls, tenants: dict[str, TenantConfig]) -> dict[str, TenantConfig]:
         for name in tenants:
-            if not name or len(name) > 64 or not all(c.isalnum() or c in "-_" for c in name):
-                raise ValueError(f"tenant name {name!r} must be 1-64 characters of [A-Za-z0-9_-]")
+            if not valid_tenant_name(name):
+                raise ValueError(f"tenant name {name!r} must match {TENANT_NAME_PATTERN}")
         keys = [t.api_key_id for t in tenants.values() if t.api_key_id]
         if len(keys) != len(set(keys)):
             raise ValueError("two tenants share one api_key_id")

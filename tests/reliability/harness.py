@@ -37,7 +37,7 @@ from fairshare.adapters.s3 import S3ResultStore
 from fairshare.adapters.sqs import SqsWakeups
 from fairshare.adapters.usage import CloudWatchUsage
 from fairshare.config import parse_config
-from fairshare.domain.limits import EffectiveLimit
+from fairshare.domain.limits import whole_slots
 from fairshare.ports import TERMINAL_STATUSES
 from fairshare.services.deps import Deps
 from fairshare.testing.fakes import FakeClock
@@ -163,7 +163,7 @@ class ClaimSample:
 
     @property
     def slots(self) -> int:
-        return EffectiveLimit(self.limit_value, 0.0).slots
+        return whole_slots(self.limit_value)
 
 
 class AtomicCalls(SerializedCalls):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
-from fairshare.domain import EffectiveLimit, LimitPolicy, Room, TokenBucket, ValidationFailed
+from fairshare.domain import EffectiveLimit, LimitPolicy, Room, TokenBucket, ValidationFailed, whole_slots
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -146,3 +149,37 @@ def test_the_limit_stays_within_floor_and_ceiling_with_samples(
             limit = limit.recover(FULL, now, Room(slots, now - gap / 2, binding))
             assert limit.value >= before  # recovery never lowers the limit
         assert FULL.floor <= limit.slots <= FULL.ceiling
+
+
+@pytest.mark.parametrize(
+    ("limit", "slots"),
+    [
+        (20.0, 20),
+        (18.05, 18),  # 20 x 0.95 x 0.95: a fractional limit admits only whole queries
+        (38.5, 38),
+        (18.999999999999996, 19),  # float error just under a whole number
+        (18.9999, 18),
+        (0.4, 1),  # never fewer than one slot
+        (0.0, 1),
+    ],
+)
+def test_whole_slots_floors_the_limit_to_at_least_one_slot(limit: float, slots: int) -> None:
+    assert whole_slots(limit) == slots
+    assert EffectiveLimit(limit, 0.0).slots == slots
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# A limit turned into slots outside domain/limits.py, not through whole_slots (or EffectiveLimit.slots).
+OWN_ROUNDING = re.compile(r"EffectiveLimit\([^()]*\)\.slots|floor\([^()]*limit|int\([^()]*limit_value")
+
+
+def test_no_module_rounds_a_limit_to_slots_on_its_own() -> None:
+    sources = [p for d in ("lambda_src", "scripts", "localstack", "tests") for p in (ROOT / d).rglob("*.py")]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sources
+        if path.name not in ("limits.py", "test_domain_limits.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if OWN_ROUNDING.search(line)
+    ]
+    assert offenders == []

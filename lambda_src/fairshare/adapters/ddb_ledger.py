@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fairshare.domain.errors import DependencyUnavailable, QueueFull
-from fairshare.domain.limits import EffectiveLimit, Room
+from fairshare.domain.limits import Room, whole_slots
 from fairshare.domain.service import ServiceDecay, ServiceHistory
 from fairshare.ports import (
     DuplicateQuery,
@@ -58,11 +58,6 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 def record_from_item(item: dict[str, Any]) -> QueryRecord:
     plain = _plain(item)
     return QueryRecord(**{k: v for k, v in plain.items() if k in _FIELDS})
-
-
-def _slots(limit_value: float) -> int:
-    """The whole slots of a (fractional, under AIMD) effective limit, as the scheduler counts them."""
-    return EffectiveLimit(limit_value, 0.0).slots
 
 
 # Fair share's state on the tenant item (fairshare.domain.service): deposits per epoch, as
@@ -357,7 +352,7 @@ class DynamoLedger:
         expected_changed_at: float | None,
     ) -> bool:
         expression = "SET limit_value = :v, limit_slots = :slots, limit_changed_at = :c"
-        values: dict[str, Any] = {"v": value, "slots": _slots(value), "c": changed_at}
+        values: dict[str, Any] = {"v": value, "slots": whole_slots(value), "c": changed_at}
         if throttled_at is not None:
             expression += ", last_throttle_at = :t"
             values["t"] = throttled_at
@@ -450,7 +445,7 @@ class DynamoLedger:
         lift_since_ms: int | None = None,
     ) -> bool:
         # I-2: the pool's active count may grow only while below its persisted effective limit, in
-        # whole slots: `limit_slots` is floor(limit_value); comparing with a fractional limit_value
+        # whole slots: `limit_slots` is whole_slots(limit_value); comparing with a fractional limit_value
         # (AIMD makes it 38.5) would admit one query over the limit. Pool items written before
         # `limit_slots` existed fall back to limit_value until their next limit change.
         reasons = self._transact(
@@ -745,5 +740,5 @@ class DynamoLedger:
             ),
             ConditionExpression="attribute_not_exists(limit_value)",
             ExpressionAttributeNames={"#active": "active"},
-            ExpressionAttributeValues=_values(v=limit_value, slots=_slots(limit_value), c=now, zero=0),
+            ExpressionAttributeValues=_values(v=limit_value, slots=whole_slots(limit_value), c=now, zero=0),
         )

@@ -16,10 +16,9 @@ from fairshare.domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from fairshare.domain.limits import EffectiveLimit, LimitPolicy, Room
+from fairshare.domain.limits import EffectiveLimit, LimitPolicy, Room, whole_slots
 from fairshare.domain.model import (
     Admission,
-    BudgetAction,
     PoolName,
     PoolState,
     QueuedQuery,
@@ -32,6 +31,7 @@ from fairshare.domain.queue import TenantQueue, effective_priority
 from fairshare.domain.ratelimit import TokenBucket
 from fairshare.domain.service import Service, ServiceDecay, ServiceHistory
 from fairshare.domain.statements import MAX_QUERY_BYTES, StatementClass, classify_statement
+from fairshare.domain.tenant_rules import BudgetAction
 
 __all__ = [
     "MAX_QUERY_BYTES",
@@ -66,4 +66,5 @@ __all__ = [
     "classify_statement",
     "effective_priority",
     "plan_admissions",
+    "whole_slots",
 ]

@@ -21,6 +21,17 @@ from dataclasses import dataclass, replace
 from fairshare.domain.errors import ValidationFailed
 
 
+def whole_slots(limit: float) -> int:
+    """The whole slots an effective limit gives: the one definition of slot rounding.
+
+    AIMD makes the limit fractional (20 x 0.95 = 19.0, then 18.05); admission and the ledger's claim
+    count whole queries, so a limit of 18.05 is 18 slots (comparing with 18.05 would admit a 19th).
+    The tolerance keeps a value that float arithmetic left a hair under a whole number (18.999999999999996)
+    at that number; and never fewer than one slot, so a pool is never closed by rounding.
+    """
+    return max(1, math.floor(limit + 1e-9))
+
+
 @dataclass(slots=True, frozen=True)
 class LimitPolicy:
     ceiling: int
@@ -81,7 +92,7 @@ class EffectiveLimit:
 
     @property
     def slots(self) -> int:
-        return max(1, math.floor(self.value + 1e-9))
+        return whole_slots(self.value)
 
     def on_throttle(self, policy: LimitPolicy, now: float, active: int | None = None) -> EffectiveLimit:
         """Multiplicative decrease. `active`: our queries active when Athena reported the quota full."""

@@ -8,13 +8,19 @@ from typing import TYPE_CHECKING, Literal
 
 from fairshare.domain.errors import ValidationFailed
 from fairshare.domain.service import Service
+from fairshare.domain.tenant_rules import (
+    BUDGET_ACTIONS,
+    TENANT_BOUNDS,
+    TENANT_NAME_PATTERN,
+    BudgetAction,
+    valid_tenant_name,
+)
 
 if TYPE_CHECKING:
     from fairshare.domain.queue import TenantQueue
 
 PoolName = Literal["DML", "DDL"]
 POOLS: tuple[PoolName, ...] = ("DML", "DDL")
-BudgetAction = Literal["hold", "reject"]
 # How admission shares the slots among tenants: by service received (default) or by current
 # concurrency (Trino's `weighted_fair`). See fairshare.domain.admission.
 SharePolicy = Literal["fair_share", "weighted_fair"]
@@ -37,25 +43,16 @@ class TenantPolicy:
     max_aging_boost: int = 1
 
     def __post_init__(self) -> None:
+        # The same rules as the configuration object's (fairshare.domain.tenant_rules).
         problems = []
-        if not self.name:
-            problems.append("name must not be empty")
-        if not self.weight > 0:
-            problems.append(f"weight must be > 0, got {self.weight}")
-        if self.max_concurrency < 1:
-            problems.append(f"max_concurrency must be >= 1, got {self.max_concurrency}")
-        if self.max_queued < 1:
-            problems.append(f"max_queued must be >= 1, got {self.max_queued}")
-        if self.daily_bytes_budget is not None and self.daily_bytes_budget < 1:
-            problems.append(f"daily_bytes_budget must be >= 1 or unset, got {self.daily_bytes_budget}")
-        if self.budget_action not in ("hold", "reject"):
-            problems.append(f"budget_action must be 'hold' or 'reject', got {self.budget_action!r}")
-        if not 1 <= self.priority_levels <= 10:
-            problems.append(f"priority_levels must be within 1..10, got {self.priority_levels}")
-        if self.aging_seconds is not None and not self.aging_seconds > 0:
-            problems.append(f"aging_seconds must be > 0 or unset, got {self.aging_seconds}")
-        if self.max_aging_boost < 0:
-            problems.append(f"max_aging_boost must be >= 0, got {self.max_aging_boost}")
+        if not valid_tenant_name(self.name):
+            problems.append(f"name must match {TENANT_NAME_PATTERN}")
+        for field_name, bound in _POLICY_BOUNDS.items():
+            value = getattr(self, field_name)
+            if not bound.admits(value):
+                problems.append(f"{field_name} must be {bound.describe()}, got {value!r}")
+        if self.budget_action not in BUDGET_ACTIONS:
+            problems.append(f"budget_action must be one of {BUDGET_ACTIONS}, got {self.budget_action!r}")
         if problems:
             raise ValidationFailed(f"tenant {self.name!r}: " + "; ".join(problems))
 
@@ -73,6 +70,12 @@ class TenantPolicy:
 
     def over_budget(self, bytes_today: int) -> bool:
         return self.daily_bytes_budget is not None and bytes_today >= self.daily_bytes_budget
+
+
+# The bounded fields a policy carries (the workgroup's cutoff is not the scheduler's).
+_POLICY_BOUNDS = {
+    name: bound for name, bound in TENANT_BOUNDS.items() if name in TenantPolicy.__dataclass_fields__
+}
 
 
 @dataclass(slots=True, frozen=True)

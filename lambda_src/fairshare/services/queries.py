@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from fairshare.domain.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
-from fairshare.domain.limits import EffectiveLimit
+from fairshare.domain.limits import whole_slots
 from fairshare.domain.model import POOLS
 from fairshare.ports import AthenaCallError, Permanent, QueryRecord
 from fairshare.services.deps import Deps
@@ -151,7 +151,7 @@ def usage(deps: Deps, tenant: str) -> dict[str, Any]:
     for name in POOLS:
         policy = config.pools[name].limit_policy()
         value = pools[name].limit_value
-        limits[name] = EffectiveLimit(value, 0.0).slots if value is not None else policy.ceiling
+        limits[name] = whole_slots(value) if value is not None else policy.ceiling
     return {
         "tenant": tenant,
         "weight": config.tenants[tenant].weight,

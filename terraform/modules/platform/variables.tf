@@ -22,7 +22,8 @@ variable "stage" {
 variable "tenants" {
   description = <<-EOT
     The teams sharing Athena, name => policy. Adding a tenant here creates its workgroup, API key, usage plan
-    and budget alarm, and puts it in the configuration object. Fields (all optional):
+    and budget alarm, and puts it in the configuration object. Names match ^[a-z0-9][a-z0-9_-]{0,39}$ (they are
+    part of workgroup, API key and alarm names); counts and byte sizes are whole numbers. Fields (all optional):
     weight (share relative to others, 1), max_concurrency (hard cap, 10), max_queued (beyond it 429, 1000),
     daily_bytes_budget (bytes per UTC day, null = none), budget_action ("hold" | "reject"), allow_ddl (false),
     priority_levels (1-10, 3), aging_seconds (wait that raises priority by one, null = no aging),
@@ -55,14 +56,33 @@ variable "tenants" {
     error_message = "At least one tenant is needed."
   }
 
+  # One validation per field, written as the bounds of lambda_src/fairshare/domain/tenant_rules.py, which
+  # the configuration object's model uses; tests/terraform/test_tenant_rules.py checks that they are equal,
+  # and tests/tenant_rules.tftest.hcl (generated from tests/terraform/tenant_policy_cases.json) that both sides
+  # accept and reject the same cases.
   validation {
     condition     = alltrue([for name, _ in var.tenants : can(regex("^[a-z0-9][a-z0-9_-]{0,39}$", name))])
-    error_message = "Tenant names must be 1-40 lowercase letters, digits, _ or - (they become part of workgroup, key and alarm names)."
+    error_message = "Tenant names must match ^[a-z0-9][a-z0-9_-]{0,39}$: 1-40 lowercase letters, digits, _ or -, starting with a letter or digit (they become part of workgroup, API key, usage plan and alarm names)."
   }
 
   validation {
-    condition     = alltrue([for t in values(var.tenants) : t.weight > 0 && t.max_concurrency >= 1 && t.max_queued >= 1])
-    error_message = "weight must be > 0, max_concurrency and max_queued at least 1."
+    condition     = alltrue([for t in values(var.tenants) : t.weight > 0])
+    error_message = "weight must be > 0."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : t.max_concurrency >= 1 && floor(t.max_concurrency) == t.max_concurrency])
+    error_message = "max_concurrency must be a whole number >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : t.max_queued >= 1 && floor(t.max_queued) == t.max_queued])
+    error_message = "max_queued must be a whole number >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : t.daily_bytes_budget == null || try(t.daily_bytes_budget >= 1 && floor(t.daily_bytes_budget) == t.daily_bytes_budget, false)])
+    error_message = "daily_bytes_budget must be null (no budget) or a whole number >= 1."
   }
 
   validation {
@@ -71,18 +91,23 @@ variable "tenants" {
   }
 
   validation {
-    condition     = alltrue([for t in values(var.tenants) : t.priority_levels >= 1 && t.priority_levels <= 10 && t.max_aging_boost >= 0 && t.max_aging_boost <= 9])
-    error_message = "priority_levels must be 1-10 and max_aging_boost 0-9."
+    condition     = alltrue([for t in values(var.tenants) : t.priority_levels >= 1 && t.priority_levels <= 10 && floor(t.priority_levels) == t.priority_levels])
+    error_message = "priority_levels must be a whole number within 1-10."
   }
 
   validation {
-    condition     = alltrue([for t in values(var.tenants) : t.bytes_scanned_cutoff_per_query >= 10485760])
-    error_message = "bytes_scanned_cutoff_per_query must be at least 10485760 bytes (Athena's minimum)."
+    condition     = alltrue([for t in values(var.tenants) : t.aging_seconds == null || try(t.aging_seconds > 0, false)])
+    error_message = "aging_seconds must be null (no aging) or > 0."
   }
 
   validation {
-    condition     = alltrue([for t in values(var.tenants) : (t.daily_bytes_budget == null || try(t.daily_bytes_budget >= 1, false)) && (t.aging_seconds == null || try(t.aging_seconds > 0, false))])
-    error_message = "daily_bytes_budget must be null or >= 1, aging_seconds null or > 0."
+    condition     = alltrue([for t in values(var.tenants) : t.max_aging_boost >= 0 && t.max_aging_boost <= 9 && floor(t.max_aging_boost) == t.max_aging_boost])
+    error_message = "max_aging_boost must be a whole number within 0-9."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : t.bytes_scanned_cutoff_per_query >= 10485760 && floor(t.bytes_scanned_cutoff_per_query) == t.bytes_scanned_cutoff_per_query])
+    error_message = "bytes_scanned_cutoff_per_query must be a whole number of bytes, at least 10485760 (Athena's minimum)."
   }
 
   validation {
