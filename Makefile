@@ -17,7 +17,7 @@ export TF_CLI_CONFIG_FILE := $(TF_RC)
 export TF_IN_AUTOMATION := 1
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: help venv lint typecheck unit integration pytest test sim sim-demo bench e2e-bench demo tf-rc clean
+.PHONY: help venv lint typecheck unit integration conformance pytest test sim sim-demo bench e2e-bench demo tf-rc clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -119,7 +119,10 @@ unit: venv ## unit tests (pure, no network)
 integration: venv ## integration tests (moto, in-process)
 	$(PY) -m pytest -q tests/integration
 
-pytest: venv ## every in-process suite (pyproject testpaths: unit, integration, emulator, reliability, security)
+conformance: venv ## the ledger conformance suite, against the in-memory ledger and the DynamoDB one (moto)
+	$(PY) -m pytest -q tests/conformance
+
+pytest: venv ## every in-process suite (pyproject testpaths: unit, conformance, integration, emulator, reliability, security)
 	$(PY) -m pytest -q -p no:cacheprovider -n 2
 
 test: lint typecheck tf-check localstack-test pytest ## everything: lint, types, pytest suites, Terraform, checkov, LocalStack e2e

@@ -185,9 +185,19 @@ class QueryRecord:
         return self.status in TERMINAL_STATUSES
 
 
+# Priorities run from 0 to 9 (`TenantPolicy.priority_levels` is at most 10); the key stores their
+# complement so that an ascending read of the `queued_heads` index yields the highest priority first.
+TOP_PRIORITY = 9
+
+
+def queue_key_prefix(priority: int) -> str:
+    """The part of a `queue_key` that all queued queries of one priority share."""
+    return f"{TOP_PRIORITY - priority}#"
+
+
 def queue_key(priority: int, seq: int) -> str:
     """The `queued_heads` sort key: higher priority first, then FIFO by the tenant's sequence."""
-    return f"{9 - priority}#{seq:020d}"
+    return f"{queue_key_prefix(priority)}{seq:020d}"
 
 
 @dataclass(slots=True)
@@ -247,19 +257,29 @@ class DuplicateQuery(Exception):
     """The query id already exists (a replayed client token)."""
 
 
-class Ledger(Protocol):
-    # submissions and reads
+# The ledger's port, split by responsibility. `Ledger` combines them; `fairshare.adapters.ddb_ledger`
+# implements it on DynamoDB and `fairshare.testing.memory_ledger` in memory, and one conformance suite
+# (`tests/conformance`) holds both to the same conditions.
+class QueryStore(Protocol):
+    """Reads of the `queries` table and its sparse indexes."""
+
     def get(self, query_id: str) -> QueryRecord | None: ...
     def by_execution(self, execution_id: str) -> QueryRecord | None: ...
-    def submit(self, record: QueryRecord, max_queued: int) -> None:
-        """Put the query and count it queued, atomically. Raises DuplicateQuery, QueueFull."""
+    def position(self, record: QueryRecord, cap: int) -> int:
+        """1 + the tenant's queued queries ahead of `record` (at most `cap` of them are counted)."""
 
-    def position(self, record: QueryRecord, cap: int) -> int: ...
     def list_for_tenant(
         self, tenant: str, status: str | None, limit: int, start_key: dict[str, Any] | None
-    ) -> Page: ...
+    ) -> Page:
+        """The tenant's queries, newest first; `status` filters, `start_key` is a page's `last_key`."""
 
-    # state
+    def queued_heads(self, tenant: str, limit: int, priority: int | None = None) -> list[QueryRecord]:
+        """The tenant's queued queries in queue order (I-5), optionally of one priority only."""
+
+
+class StateStore(Protocol):
+    """The `state` table: pools (active count, effective limit, room), tenants, the start bucket."""
+
     def tenants(self, names: Sequence[str]) -> dict[str, TenantRecord]: ...
     def pools(self, names: Sequence[str]) -> dict[str, PoolRecord]: ...
     def round_state(self, pools: Sequence[str], tenants: Sequence[str]) -> RoundState:
@@ -273,16 +293,26 @@ class Ledger(Protocol):
         changed_at: float,
         throttled_at: float | None,
         expected_changed_at: float | None,
-    ) -> bool: ...
-    def ensure_pool(self, pool: str, limit_value: float, now: float) -> None: ...
+    ) -> bool:
+        """Optimistic on `limit_changed_at`; a throttle's cut lands unless the limit is already lower."""
+
+    def ensure_pool(self, pool: str, limit_value: float, now: float) -> None:
+        """Create the pool with its initial effective limit, once (later calls change nothing)."""
+
     def save_room(self, pool: str, slots: int, at: float, binding: bool) -> bool:
         """Record the room a usage sample left, unless a newer sample's is already recorded."""
 
     def read_bucket(self) -> tuple[float, float] | None: ...
-    def save_bucket(self, tokens: float, updated_at: float, expected: tuple[float, float] | None) -> bool: ...
-    def queued_heads(self, tenant: str, limit: int, priority: int | None = None) -> list[QueryRecord]: ...
+    def save_bucket(self, tokens: float, updated_at: float, expected: tuple[float, float] | None) -> bool:
+        """Optimistic: only if the bucket still holds `expected` (None: only if there is none yet)."""
 
-    # transitions (each one conditional; False means another writer won)
+
+class Transitions(Protocol):
+    """A query's conditional transitions, each atomic with its counters (False: another writer won)."""
+
+    def submit(self, record: QueryRecord, max_queued: int) -> None:
+        """Put the query and count it queued, atomically. Raises DuplicateQuery, QueueFull."""
+
     def claim(
         self,
         record: QueryRecord,
@@ -291,15 +321,40 @@ class Ledger(Protocol):
         now_ms: int,
         lift_s: float = 0.0,
         lift_since_ms: int | None = None,
-    ) -> bool: ...
-    def mark_running(self, query_id: str, execution_id: str, now_ms: int) -> bool: ...
-    def requeue(self, record: QueryRecord, pool: str) -> bool: ...
-    def add_attempt(self, query_id: str) -> int: ...
-    def finalize(self, record: QueryRecord, outcome: Finalization) -> bool: ...
-    def cancel_queued(self, record: QueryRecord, now_ms: int) -> bool: ...
-    def restart_failed(self, record: QueryRecord) -> bool: ...
+    ) -> bool:
+        """QUEUED -> ADMITTED, if the pool is below its effective limit and the tenant below its cap
+        (I-2); a lift is credited only if the tenant was given no slot since `lift_since_ms`."""
 
-    # reconcile
-    def active(self, pool: str) -> list[QueryRecord]: ...
+    def mark_running(self, query_id: str, execution_id: str, now_ms: int) -> bool:
+        """ADMITTED -> RUNNING with Athena's execution id."""
+
+    def requeue(self, record: QueryRecord, pool: str) -> bool:
+        """ADMITTED -> QUEUED (a quota throttle, I-7): the slot is given back uncharged."""
+
+    def add_attempt(self, query_id: str) -> int:
+        """Count one more transient failure of the start; returns the count."""
+
+    def finalize(self, record: QueryRecord, outcome: Finalization) -> bool:
+        """ADMITTED or RUNNING -> terminal, releasing the slot and charging the tenant, at most once."""
+
+    def cancel_queued(self, record: QueryRecord, now_ms: int) -> bool:
+        """QUEUED -> CANCELLED, uncounted from the tenant's queue."""
+
+    def restart_failed(self, record: QueryRecord) -> bool:
+        """FAILED after transient errors -> QUEUED again (operator redrive)."""
+
+
+class Reconciliation(Protocol):
+    """What reconcile recounts the counters from, and its conditional repair."""
+
+    def active(self, pool: str) -> list[QueryRecord]:
+        """The queries holding a slot of the pool (ADMITTED or RUNNING), oldest claim first."""
+
     def count_queued(self, tenant: str) -> int: ...
-    def repair_counter(self, key: str, attribute: str, expected: int, actual: int) -> bool: ...
+    def repair_counter(self, key: str, attribute: str, expected: int, actual: int) -> bool:
+        """Set a counter (`pool#<name>` `active`, `tenant#<name>` `running`/`queued`) to `actual`
+        if it still holds `expected` (0 also matches a counter never written)."""
+
+
+class Ledger(QueryStore, StateStore, Transitions, Reconciliation, Protocol):
+    """The whole ledger, as the services take it."""

@@ -102,16 +102,6 @@ def test_a_cancel_notifies_the_tenant_once_like_every_terminal_state(
     assert platform.metrics.total("CancelledQueries", tenant="alpha") == 1
 
 
-def test_cancel_after_the_completion_event_won_is_a_conflict(platform: Platform) -> None:
-    query_id = submit()[1]["query_id"]
-    dispatch()
-    _finish(platform, query_id)
-    status, _body = call_api(api_event("DELETE", f"/queries/{query_id}"))
-
-    assert status == 409
-    assert platform.state("pool#DML")["active"] == 0
-
-
 def test_results_give_a_presigned_link_under_the_tenants_prefix_and_the_first_rows(
     platform: Platform,
 ) -> None:
@@ -162,65 +152,11 @@ def test_results_when_athena_cannot_give_them(
     assert "Traceback" not in answer[1]["error"]["message"]
 
 
-def test_cancel_when_athena_cannot_stop_is_503_and_changes_nothing(
-    platform: Platform, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    query_id = submit()[1]["query_id"]
-    dispatch()
-    monkeypatch.setattr(platform.athena, "stop", _raise(Transient("InternalServerException", "injected")))
-    status, body = call_api(api_event("DELETE", f"/queries/{query_id}"))
-
-    assert (status, body["error"]["code"]) == (503, "dependency_unavailable")
-    assert call_api(api_event("GET", f"/queries/{query_id}"))[1]["status"] == "RUNNING"
-    assert platform.state("pool#DML")["active"] == 1  # the slot is still held: the query still runs
-    monkeypatch.undo()
-    assert call_api(api_event("DELETE", f"/queries/{query_id}"))[1]["status"] == "CANCELLED"  # a retry works
-    assert platform.state("pool#DML")["active"] == 0
-
-
-def test_cancel_that_loses_the_race_to_the_completion_event_is_a_conflict(
-    platform: Platform, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    query_id = submit()[1]["query_id"]
-    dispatch()
-    stop = platform.athena.stop
-
-    def stop_while_the_query_finishes(execution_id: str) -> None:
-        _finish(platform, query_id)  # the completion event is processed between cancel's read and write
-        stop(execution_id)
-
-    monkeypatch.setattr(platform.athena, "stop", stop_while_the_query_finishes)
-    status, body = call_api(api_event("DELETE", f"/queries/{query_id}"))
-
-    assert (status, body["error"]["code"]) == (409, "conflict")
-    assert "SUCCEEDED" in body["error"]["message"]
-    assert platform.state("pool#DML")["active"] == 0  # released once, by the completion
-    assert platform.state("tenant#alpha")["running"] == 0
-
-
 def test_results_of_a_query_that_has_not_succeeded_are_a_conflict(platform: Platform) -> None:
     query_id = submit()[1]["query_id"]
     status, body = call_api(api_event("GET", f"/queries/{query_id}/results"))
 
     assert status == 409 and body["error"]["code"] == "conflict"
-
-
-def test_list_pages_newest_first_with_a_status_filter(platform: Platform) -> None:
-    ids = []
-    for n in range(5):
-        ids.append(submit(f"SELECT {n}")[1]["query_id"])
-        platform.clock.advance(1)
-    call_api(api_event("DELETE", f"/queries/{ids[1]}"))
-    first = call_api(api_event("GET", "/queries", query={"limit": "2"}))[1]
-    second = call_api(
-        api_event("GET", "/queries", query={"limit": "2", "page_token": first["next_page_token"]})
-    )[1]
-    cancelled = call_api(api_event("GET", "/queries", query={"status": "CANCELLED"}))[1]
-
-    assert [q["query_id"] for q in first["queries"]] == [ids[4], ids[3]]
-    assert [q["query_id"] for q in second["queries"]] == [ids[2], ids[1]]
-    assert [q["query_id"] for q in cancelled["queries"]] == [ids[1]]
-    assert cancelled["next_page_token"] is None
 
 
 def test_a_page_token_of_another_tenant_is_refused(platform: Platform) -> None:

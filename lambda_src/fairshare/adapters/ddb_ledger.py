@@ -26,6 +26,7 @@ from fairshare.ports import (
     RoundState,
     TenantRecord,
     queue_key,
+    queue_key_prefix,
 )
 
 _SER = TypeSerializer()
@@ -409,7 +410,7 @@ class DynamoLedger:
         values: dict[str, Any] = {"t": tenant}
         if priority is not None:
             condition += " AND begins_with(queue_key, :p)"
-            values["p"] = f"{9 - priority}#"
+            values["p"] = queue_key_prefix(priority)
         reply = self._call(
             "query",
             TableName=self._queries,

@@ -23,6 +23,9 @@ from fairshare.ports import (
     Permanent,
     QuotaThrottle,
     ResultPage,
+    ResultStore,
+    Usage,
+    UsageSample,
     Wakeups,
 )
 
@@ -229,12 +232,31 @@ class RecordingWakeups:
         self.dead.append((reason, query_id))
 
 
+class FakeResultStore:
+    """Implements `fairshare.ports.ResultStore`: a link that names the object and its expiry."""
+
+    def presign_get(self, bucket: str, key: str, expires_in: int) -> str:
+        return f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={expires_in}&X-Amz-Signature=fake"
+
+
+class FixedUsage:
+    """Implements `fairshare.ports.Usage`: the samples set in `samples` (none at first)."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, UsageSample] = {}
+
+    def latest(self, pools: Sequence[str], now: float) -> dict[str, UsageSample]:
+        return {pool: self.samples[pool] for pool in pools if pool in self.samples}
+
+
 def _conforms(
     athena: FakeAthena,
     clock: FakeClock,
     metrics: RecordingMetrics,
     notifier: RecordingNotifier,
     wakeups: RecordingWakeups,
-) -> tuple[Athena, Clock, Metrics, Notifier, Wakeups]:
+    results: FakeResultStore,
+    usage: FixedUsage,
+) -> tuple[Athena, Clock, Metrics, Notifier, Wakeups, ResultStore, Usage]:
     """Never called: mypy checks here that each fake implements its port."""
-    return athena, clock, metrics, notifier, wakeups
+    return athena, clock, metrics, notifier, wakeups, results, usage
