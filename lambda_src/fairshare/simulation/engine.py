@@ -50,22 +50,38 @@ from fairshare.domain import (
     PoolState,
     QueuedQuery,
     Room,
-    Snapshot,
     TenantPolicy,
     TenantQueue,
-    TenantState,
     TokenBucket,
     effective_priority,
-    plan_admissions,
 )
+from fairshare.domain.errors import QueueFull
 from fairshare.domain.model import POOLS, PoolName, SharePolicy
-from fairshare.domain.service import Service, ServiceDecay, ServiceHistory
+from fairshare.domain.service import ServiceDecay, ServiceHistory
+from fairshare.services.completion import on_state_change
+from fairshare.services.dispatch import Dispatcher, refill
+from fairshare.services.reconcile import reconcile
+from fairshare.services.submission import Submission, query_id_for, submit
 from fairshare.simulation.metrics import Recorder
+from fairshare.simulation.platform import (
+    DATABASE,
+    SimAthena,
+    SimClock,
+    SimMetrics,
+    SimUsage,
+    SimWakeups,
+    config_for,
+    quiet_services,
+    sim_deps,
+)
 from fairshare.simulation.scenario import Scenario
 from fairshare.simulation.workload import Job, generate_jobs
+from fairshare.testing.memory_ledger import MemoryLedger
 
 PolicyName = Literal["fairshare", "weighted_fair", "fifo", "round_robin", "seed000"]
 POLICIES: tuple[PolicyName, ...] = ("fairshare", "weighted_fair", "fifo", "round_robin", "seed000")
+# The platform's own policies: the dispatcher's services run them (`fairshare.simulation.platform`).
+PLATFORM_POLICIES: tuple[PolicyName, ...] = ("fairshare", "weighted_fair")
 
 # Events of one instant are handled in this order; a round comes last so that it sees them all.
 _FOREIGN, _ATHENA_DONE, _ARRIVAL, _COMPLETION_EVENT, _SAMPLE, _TICK, _ROUND, _OBSERVE = range(8)
@@ -115,45 +131,6 @@ class Ordering(Protocol):
     ) -> list[Admission]: ...
 
     def started(self, query: QueuedQuery) -> None: ...
-
-
-class FairshareOrdering:
-    """The dispatcher's own scheduler: `plan_admissions` over the tenants' queues and service."""
-
-    def __init__(
-        self,
-        policies: Sequence[TenantPolicy],
-        queues: Mapping[str, TenantQueue],
-        services: Mapping[str, ServiceHistory],
-        decay: ServiceDecay,
-        share: SharePolicy = "fair_share",
-    ) -> None:
-        self._policies = list(policies)
-        self._queues = queues
-        self._services = services
-        self._decay = decay
-        self._share: SharePolicy = share
-
-    def enqueue(self, query: QueuedQuery) -> None:
-        """The shared per-tenant queues already hold it."""
-
-    def plan(
-        self, now: float, pools: Mapping[PoolName, PoolState], running: Mapping[str, int], tokens: int
-    ) -> list[Admission]:
-        tenants = [
-            TenantState(
-                policy=policy,
-                running=running[policy.name],
-                queue=self._queues[policy.name],
-                service=Service.of(self._services[policy.name], running[policy.name], now, self._decay),
-            )
-            for policy in self._policies
-        ]
-        snapshot = Snapshot(now=now, pools=pools, tenants=tenants, start_tokens=tokens, share=self._share)
-        return plan_admissions(snapshot)
-
-    def started(self, query: QueuedQuery) -> None:
-        """The simulation removes it from the shared queues."""
 
 
 class FifoOrdering:
@@ -325,16 +302,14 @@ class Simulation:
         self._dlq: deque[Job] = deque()
         self._job_of: dict[str, Job] = {}
 
-        self.ordering: Ordering | None
-        if policy in ("fairshare", "weighted_fair"):
-            share: SharePolicy = "fair_share" if policy == "fairshare" else "weighted_fair"
-            self.ordering = FairshareOrdering(self._policies, self.waiting, self.services, self._decay, share)
+        self.ordering: Ordering | None = None
+        self.platform: _Platform | None = None
+        if policy in PLATFORM_POLICIES:
+            self.platform = _Platform(self, "fair_share" if policy == "fairshare" else "weighted_fair")
         elif policy == "fifo":
             self.ordering = FifoOrdering(self._policies)
         elif policy == "round_robin":
             self.ordering = RoundRobinOrdering(self._policies, self.waiting)
-        else:
-            self.ordering = None
 
         self.recorder = Recorder(self._tenants, {pool: scenario.limit(pool) for pool in POOLS}, timeline_s)
         for pool in POOLS:
@@ -348,14 +323,14 @@ class Simulation:
     def _schedule(self, at: float, kind: int, payload: Any = None) -> None:
         heapq.heappush(self._events, (at, kind, next(self._sequence), payload))
 
-    def _schedule_round(self, at: float, within: float = 0.0) -> None:
+    def _schedule_round(self, at: float, within: float = 0.0, kind: str = "round") -> None:
         """Schedule a round at `at` unless one is already due within [at - within, at]."""
         while self._pending_rounds and self._pending_rounds[0] < self.now:
             heapq.heappop(self._pending_rounds)
         if any(at - within <= pending <= at for pending in self._pending_rounds):
             return
         heapq.heappush(self._pending_rounds, at)
-        self._schedule(at, _ROUND)
+        self._schedule(at, _ROUND, kind)
 
     def _advance(self, now: float) -> None:
         available = {
@@ -374,6 +349,10 @@ class Simulation:
 
     # --- the run --------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        with quiet_services():
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         end = self.scenario.duration_s
         for job in self.jobs:
             self._schedule(job.query.submitted_at, _ARRIVAL, job)
@@ -386,7 +365,7 @@ class Simulation:
             self._schedule(at, _TICK)
             at += tick
         period = self.scenario.usage_period_s
-        if period is not None and self.ordering is not None:
+        if period is not None and (self.ordering is not None or self.platform is not None):
             at = 0.0
             while at < end:
                 self._schedule(at, _SAMPLE)
@@ -410,11 +389,17 @@ class Simulation:
                 self._completion_event(payload)
             elif kind == _SAMPLE:
                 for pool in POOLS:
-                    self._samples[pool].append((at, self.athena.total(pool)))
+                    if self.platform is not None:
+                        self.platform.usage.sample(pool, at, self.athena.total(pool))
+                    else:
+                        self._samples[pool].append((at, self.athena.total(pool)))
             elif kind == _TICK:
                 self._tick()
             elif kind == _ROUND:
-                self._round()
+                if self.platform is not None:
+                    self.platform.round(payload)
+                else:
+                    self._round()
             elif kind == _OBSERVE and self._observer is not None:
                 self._observer(self.view())
         self._advance(end)
@@ -462,7 +447,9 @@ class Simulation:
         self._athena_by_tenant[job.query.tenant] -= 1
         self.recorder.completed += 1
         self.recorder.last_completion_s = self.now
-        if self.ordering is not None:
+        if self.platform is not None:
+            self.platform.athena_done(job)
+        if self.ordering is not None or self.platform is not None:
             self._schedule(self.now + self.scenario.event_delay_s, _COMPLETION_EVENT, job)
 
     def _add_waiting(self, query: QueuedQuery) -> None:
@@ -476,6 +463,9 @@ class Simulation:
     # --- submissions ----------------------------------------------------------------------------
     def _arrival(self, job: Job) -> None:
         query = job.query
+        if self.platform is not None:
+            self.platform.submit(job)
+            return
         if self.ordering is None:
             # seed000: start on arrival, no admission control; a throttled query parks in the DLQ.
             if not self._start_in_athena(job):
@@ -491,6 +481,9 @@ class Simulation:
         self._schedule_round(self.now + self.scenario.submit_delay_s, within=self.scenario.submit_delay_s)
 
     def _tick(self) -> None:
+        if self.platform is not None:
+            self.platform.tick()
+            return
         if self.ordering is not None:
             self._read_usage()
             self._schedule_round(self.now)
@@ -525,6 +518,9 @@ class Simulation:
                 )
 
     def _completion_event(self, job: Job) -> None:
+        if self.platform is not None:
+            self.platform.completion_event(job)
+            return
         query = job.query
         self.ledger_active[query.pool] -= 1
         self.ledger_running[query.tenant] -= 1
@@ -605,13 +601,112 @@ class Simulation:
             duration_s=self.scenario.duration_s,
             tenants=tenants,
             limit={pool: self.scenario.limit(pool) for pool in POOLS},
-            effective_limit={pool: self.limits[pool].slots for pool in POOLS},
+            effective_limit=(
+                dict(self.platform.limits)
+                if self.platform is not None
+                else {pool: self.limits[pool].slots for pool in POOLS}
+            ),
             athena_ours=dict(self.athena.ours),
             athena_foreign=dict(self.athena.foreign),
             quota=dict(self.athena.quota),
             starts=sum(tally.starts for tally in tallies.values()),
             throttles=sum(tally.throttles for tally in tallies.values()),
         )
+
+
+class _Platform:
+    """A platform policy's run: the Lambdas' services over the in-memory ledger, fed by the simulation.
+
+    Each hook is what AWS would deliver to a Lambda: an arrival is the api's submit; a wake-up (SQS,
+    `submit_delay_s` later) the dispatcher's round; Athena's completion event (`event_delay_s` after
+    the query ended) the completion handler's `on_state_change`, with its refill round once per
+    instant; the tick the dispatcher's `observe_usage`, round and `reconcile`.
+    """
+
+    def __init__(self, simulation: Simulation, share: SharePolicy) -> None:
+        self.sim = simulation
+        scenario = simulation.scenario
+        self.config = config_for(
+            simulation._policies,
+            scenario.pools,
+            share,
+            scenario.start_rate_per_s,
+            scenario.start_burst,
+            scenario.share_half_life_s,
+        )
+        self.limits: dict[PoolName, int] = {pool: scenario.limit(pool) for pool in POOLS}
+        self.athena = SimAthena(self._try_start)
+        self.usage = SimUsage(scenario.usage_delay_s)
+        self.metrics = SimMetrics(self._on_limit)
+        self.wakeups = SimWakeups(self._on_wake)
+        self.deps = sim_deps(
+            self.config,
+            MemoryLedger(self.config.query_ttl_days, self.config.decay),
+            self.athena,
+            SimClock(lambda: simulation.now),
+            self.metrics,
+            self.wakeups,
+            self.usage,
+            scenario.seed,
+        )
+        self._job_of: dict[str, Job] = {}
+
+    # --- what the simulation delivers ------------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        query = job.query
+        sql = "CREATE TABLE simulated (x int)" if query.pool == "DDL" else "SELECT 1"
+        submission = Submission(
+            sql=sql, database=DATABASE, priority=query.priority, client_token=f"{query.query_id:0>32}"
+        )
+        query_id = query_id_for(query.tenant, submission.client_token or "")
+        self._job_of[query_id] = job  # before the submit: its wake-up may start it at once
+        try:
+            submit(self.deps, query.tenant, submission)
+        except QueueFull:
+            del self._job_of[query_id]
+            self.sim.recorder.rejected[query.tenant] += 1
+            return
+        self.sim._add_waiting(query)
+
+    def athena_done(self, job: Job) -> None:
+        self.athena.finished(self.athena.execution_of(self._platform_id(job)))
+
+    def completion_event(self, job: Job) -> None:
+        execution_id = self.athena.execution_of(self._platform_id(job))
+        on_state_change(self.deps, execution_id, "SUCCEEDED", self.athena.workgroup_of(execution_id))
+        self.sim._schedule_round(self.sim.now, kind="refill")  # the handler refills once per batch
+
+    def round(self, kind: str) -> None:
+        if kind == "refill":
+            refill(self.deps)
+        else:
+            Dispatcher(self.deps).run_round()
+
+    def tick(self) -> None:
+        dispatcher = Dispatcher(self.deps)
+        dispatcher.observe_usage()
+        dispatcher.run_round()
+        reconcile(self.deps, dispatcher)
+
+    # --- what the services ask of AWS ------------------------------------------------------------
+    def _try_start(self, query_id: str) -> bool:
+        job = self._job_of[query_id]
+        if not self.sim._start_in_athena(job):
+            return False
+        self.sim._remove_waiting(job.query)
+        return True
+
+    def _on_wake(self) -> None:
+        delay = self.sim.scenario.submit_delay_s
+        self.sim._schedule_round(self.sim.now + delay, within=delay)
+
+    def _on_limit(self, pool: PoolName, slots: int) -> None:
+        if self.limits.get(pool) != slots:
+            self.limits[pool] = slots
+            self.sim.recorder.on_effective_limit(pool, slots, self.sim.now)
+
+    def _platform_id(self, job: Job) -> str:
+        return query_id_for(job.query.tenant, f"{job.query.query_id:0>32}")
 
 
 def _ms(seconds: float) -> int:

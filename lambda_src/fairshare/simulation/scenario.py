@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fairshare.config import PoolConfig
 from fairshare.domain.model import PoolName, TenantPolicy
+from fairshare.domain.tenant_rules import TENANT_NAME_PATTERN, valid_tenant_name
 
 
 class ScenarioError(ValueError):
@@ -178,9 +179,10 @@ class Scenario(_Strict):
     @field_validator("tenants")
     @classmethod
     def _tenant_names(cls, tenants: dict[str, TenantSpec]) -> dict[str, TenantSpec]:
+        # the platform's own rule: a scenario's tenants run through the platform's configuration
         for name in tenants:
-            if not name or len(name) > 64 or not all(c.isalnum() or c in "-_" for c in name):
-                raise ValueError(f"tenant name {name!r} must be 1-64 characters of [A-Za-z0-9_-]")
+            if not valid_tenant_name(name):
+                raise ValueError(f"tenant name {name!r} must match {TENANT_NAME_PATTERN}")
         return tenants
 
     def limit(self, pool: PoolName) -> int:

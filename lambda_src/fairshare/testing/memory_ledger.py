@@ -15,6 +15,7 @@ An attribute DynamoDB would not have written yet is None here, because a conditi
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import threading
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fairshare.domain.errors import DependencyUnavailable, QueueFull
-from fairshare.domain.limits import EffectiveLimit, Room
+from fairshare.domain.limits import Room, whole_slots
 from fairshare.domain.service import ServiceDecay, ServiceHistory
 from fairshare.ports import (
     DuplicateQuery,
@@ -105,10 +106,6 @@ class _Tenant:
         )
 
 
-def _slots(limit_value: float) -> int:
-    return EffectiveLimit(limit_value, 0.0).slots
-
-
 def _plus(counter: int | None, delta: int) -> int:
     return (counter or 0) + delta
 
@@ -129,6 +126,11 @@ class MemoryLedger:
         self._pools: dict[str, _Pool] = {}
         self._tenants: dict[str, _Tenant] = {}
         self._bucket: tuple[float, float] | None = None
+        # The sparse indexes, as DynamoDB keeps them: per tenant its queued items by queue key, per
+        # pool its active items, and the execution ids.
+        self._queue_index: dict[str, list[tuple[str, str]]] = {}
+        self._active_index: dict[str, set[str]] = {}
+        self._by_execution: dict[str, str] = {}
         self.down = False
         self.failing: set[str] = set()
         self.calls: dict[str, int] = {}
@@ -140,6 +142,20 @@ class MemoryLedger:
             if self.down or operation in self.failing:
                 raise DependencyUnavailable(f"ledger {operation} failed: unavailable")
             return body()
+
+    def _index(self, item: _Query, key: str | None, pool: str | None) -> None:
+        """Move an item in the sparse indexes: its queue key (None: not queued) and its active pool."""
+        query_id, tenant = item.record.query_id, item.record.tenant
+        if item.queue_key is not None:
+            queue = self._queue_index[tenant]
+            del queue[bisect.bisect_left(queue, (item.queue_key, query_id))]
+        if key is not None:
+            bisect.insort(self._queue_index.setdefault(tenant, []), (key, query_id))
+        if item.active_pool is not None:
+            self._active_index[item.active_pool].discard(query_id)
+        if pool is not None:
+            self._active_index.setdefault(pool, set()).add(query_id)
+        item.queue_key, item.active_pool = key, pool
 
     def _pool(self, name: str) -> _Pool:
         return self._pools.setdefault(name, _Pool())
@@ -165,21 +181,15 @@ class MemoryLedger:
 
     def by_execution(self, execution_id: str) -> QueryRecord | None:
         def body() -> QueryRecord | None:
-            for item in self._queries.values():
-                if item.record.athena_execution_id == execution_id:
-                    return self._copy(item)
-            return None
+            query_id = self._by_execution.get(execution_id)
+            return self._copy(self._queries[query_id]) if query_id is not None else None
 
         return self._run("by_execution", body)
 
-    def _queued(self, tenant: str) -> list[_Query]:
-        """The tenant's `queued_heads` index, in its order."""
-        items = [i for i in self._queries.values() if i.queue_key is not None and i.record.tenant == tenant]
-        return sorted(items, key=lambda i: (i.queue_key or "", i.record.query_id))
-
     def position(self, record: QueryRecord, cap: int = _MAX_POSITION) -> int:
         def body() -> int:
-            ahead = sum(1 for i in self._queued(record.tenant) if (i.queue_key or "") < record.queue_key)
+            queue = self._queue_index.get(record.tenant, [])
+            ahead = bisect.bisect_left(queue, (record.queue_key, ""))
             return min(ahead, cap) + 1
 
         return self._run("position", body)
@@ -220,11 +230,14 @@ class MemoryLedger:
 
     def queued_heads(self, tenant: str, limit: int, priority: int | None = None) -> list[QueryRecord]:
         def body() -> list[QueryRecord]:
-            items = self._queued(tenant)
+            queue = self._queue_index.get(tenant, [])
+            first, end = 0, len(queue)
             if priority is not None:
                 prefix = queue_key_prefix(priority)
-                items = [i for i in items if (i.queue_key or "").startswith(prefix)]
-            return [self._copy(i) for i in items[: max(1, limit)]]
+                first = bisect.bisect_left(queue, (prefix, ""))
+                end = bisect.bisect_left(queue, (prefix + "\uffff", ""), first)
+            wanted = queue[first : min(end, first + max(1, limit))]
+            return [self._copy(self._queries[query_id]) for _, query_id in wanted]
 
         return self._run("queued_heads", body)
 
@@ -269,7 +282,7 @@ class MemoryLedger:
             if not allowed:
                 return False
             item = self._pool(pool)
-            item.limit_value, item.limit_slots, item.limit_changed_at = value, _slots(value), changed_at
+            item.limit_value, item.limit_slots, item.limit_changed_at = value, whole_slots(value), changed_at
             if throttled_at is not None:
                 item.last_throttle_at = throttled_at
             return True
@@ -280,7 +293,7 @@ class MemoryLedger:
         def body() -> None:
             item = self._pool(pool)
             if item.limit_value is None:
-                item.limit_value, item.limit_slots = limit_value, _slots(limit_value)
+                item.limit_value, item.limit_slots = limit_value, whole_slots(limit_value)
                 item.limit_changed_at = now
                 item.active = item.active if item.active is not None else 0
 
@@ -317,7 +330,8 @@ class MemoryLedger:
             if tenant.queued is not None and not tenant.queued < max_queued:
                 raise QueueFull(f"tenant {record.tenant} has {max_queued} queries queued (max_queued)")
             stored = dataclasses.replace(record, expires_at=record.submitted_at // 1000 + self._ttl_s)
-            self._queries[record.query_id] = _Query(stored, queue_key=record.queue_key)
+            item = self._queries[record.query_id] = _Query(stored)
+            self._index(item, record.queue_key, None)
             tenant.queued = _plus(tenant.queued, 1)
 
         self._run("submit", body)
@@ -346,7 +360,7 @@ class MemoryLedger:
             ):
                 return False
             item.record.status, item.record.admitted_at = "ADMITTED", now_ms
-            item.queue_key, item.active_pool = None, pool
+            self._index(item, None, pool)
             pool_item = self._pool(pool)
             pool_item.active = _plus(pool_item.active, 1)
             tenant = self._tenant(record.tenant)
@@ -363,6 +377,7 @@ class MemoryLedger:
                 return False
             item.record.status = "RUNNING"
             item.record.athena_execution_id, item.record.started_at = execution_id, now_ms
+            self._by_execution[execution_id] = query_id
             return True
 
         return self._run("mark_running", body)
@@ -374,7 +389,7 @@ class MemoryLedger:
                 return False
             # I-7: back at the head with its original queue key; no attempt is counted.
             item.record.status, item.record.admitted_at = "QUEUED", None
-            item.queue_key, item.active_pool = record.queue_key, None
+            self._index(item, record.queue_key, None)
             pool_item = self._pool(pool)
             pool_item.active = _plus(pool_item.active, -1)
             tenant = self._tenant(record.tenant)
@@ -404,7 +419,7 @@ class MemoryLedger:
                 value = getattr(outcome, name)
                 if value is not None:
                     setattr(stored, name, value)
-            item.active_pool = None
+            self._index(item, None, None)
             pool_item = self._pool(record.statement_class)
             pool_item.active = _plus(pool_item.active, -1)
             tenant = self._tenant(record.tenant)
@@ -431,7 +446,7 @@ class MemoryLedger:
                 return False
             item.record.status, item.record.finished_at = "CANCELLED", now_ms
             item.record.error_kind = "cancelled"
-            item.queue_key = None
+            self._index(item, None, None)
             tenant = self._tenant(record.tenant)
             tenant.queued = _plus(tenant.queued, -1)
             return True
@@ -446,7 +461,7 @@ class MemoryLedger:
             stored = item.record
             stored.status, stored.attempts = "QUEUED", 0
             stored.finished_at = stored.error_code = stored.error_message = stored.error_kind = None
-            item.queue_key = queue_key(record.priority, record.seq)
+            self._index(item, queue_key(record.priority, record.seq), None)
             tenant = self._tenant(record.tenant)
             tenant.queued = _plus(tenant.queued, 1)
             return True
@@ -456,14 +471,14 @@ class MemoryLedger:
     # --- reconcile --------------------------------------------------------------------------------
     def active(self, pool: str) -> list[QueryRecord]:
         def body() -> list[QueryRecord]:
-            items = [i for i in self._queries.values() if i.active_pool == pool]
+            items = [self._queries[query_id] for query_id in self._active_index.get(pool, ())]
             items.sort(key=lambda i: (i.record.admitted_at or 0, i.record.query_id))
             return [self._copy(i) for i in items]
 
         return self._run("active", body)
 
     def count_queued(self, tenant: str) -> int:
-        return self._run("count_queued", lambda: len(self._queued(tenant)))
+        return self._run("count_queued", lambda: len(self._queue_index.get(tenant, ())))
 
     def repair_counter(self, key: str, attribute: str, expected: int, actual: int) -> bool:
         def body() -> bool:
