@@ -2,7 +2,7 @@
 # var.athena_endpoint (our emulator may listen elsewhere). Dummy credentials; the account id is still
 # requested because Athena workgroup ARNs need it.
 provider "aws" {
-  region     = var.region
+  region     = var.stage.region
   access_key = "test"
   secret_key = "test"
 
@@ -31,7 +31,7 @@ provider "aws" {
   default_tags {
     tags = {
       project = "athena-fairshare"
-      stage   = "local"
+      stage   = var.stage.name
     }
   }
 }

@@ -1,3 +1,9 @@
+# Set by stage.auto.tfvars and tenants.auto.tfvars. Untyped here: module "platform" holds their one type
+# and their rules (modules/platform/variables.tf).
+variable "stage" { type = any }
+variable "tenants" { type = any }
+variable "package_path" { default = "../../../.build/lambda/fairshare.zip" }
+
 variable "localstack_endpoint" {
   description = "LocalStack's gateway; every AWS service of the stage (but Athena) is called here."
   type        = string
@@ -29,21 +35,4 @@ variable "dynamodb_endpoint" {
     condition     = var.dynamodb_endpoint == null || can(regex("^https?://", var.dynamodb_endpoint))
     error_message = "dynamodb_endpoint must be an http(s) URL or null."
   }
-}
-
-variable "region" {
-  description = "Region of the local stage."
-  type        = string
-  default     = "us-east-1"
-}
-
-variable "package_path" {
-  description = "The Lambda zip built by scripts/package_lambdas.py."
-  type        = string
-  default     = "../../../.build/lambda/fairshare.zip"
-}
-
-variable "tenants" {
-  description = "The local stage's tenants (see modules/platform for the fields)."
-  type        = any
 }
