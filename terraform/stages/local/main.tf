@@ -3,9 +3,9 @@ locals {
   # The ledger goes straight to DynamoDB Local: on AWS, DynamoDB is its own service; through LocalStack's
   # gateway every ledger call also queued behind every other call of the platform on one Python process.
   lambda_endpoints = merge(
-    { AWS_ENDPOINT_URL = var.localstack_endpoint },
-    var.athena_endpoint == var.localstack_endpoint ? {} : { AWS_ENDPOINT_URL_ATHENA = var.athena_endpoint },
-    var.dynamodb_endpoint == null ? {} : { AWS_ENDPOINT_URL_DYNAMODB = var.dynamodb_endpoint },
+    { AWS_ENDPOINT_URL = var.endpoints.localstack },
+    var.endpoints.athena == var.endpoints.localstack ? {} : { AWS_ENDPOINT_URL_ATHENA = var.endpoints.athena },
+    var.endpoints.dynamodb == "" ? {} : { AWS_ENDPOINT_URL_DYNAMODB = var.endpoints.dynamodb },
   )
 }
 
