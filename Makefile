@@ -85,26 +85,22 @@ checkov: ## checkov over terraform/ (own venv .venv-checkov, checkov==3.3.30, of
 
 tf-check: tf-fmt tf-validate tf-test checkov ## all Terraform checks: fmt, validate, tests, checkov
 
-# A real stage plans against its S3 backend with the operator's credentials (see terraform/README.md).
-# The local stage plans against LocalStack when it answers, else shows the mocked plan of its test.
-plan: $(TF_RC) ## terraform plan of one stage: make plan STAGE=dev|stg|prod|local
+# One way to plan a stage: scripts/deploy.py's `plan` (credentials check, Lambda packaging, init with the
+# stage's backend, .build/plans/<stage>.tfplan), so `scripts/deploy.py <stage> apply` applies what this wrote.
+# The local stage without a LocalStack that answers shows the mocked plan of its test instead (nothing is called).
+plan: $(TF_RC) ## terraform plan of one stage into .build/plans/<stage>.tfplan: make plan STAGE=dev|stg|prod|local
 	@if [ -z "$(STAGE)" ] || [ ! -f terraform/stages/$(STAGE)/main.tf ]; then \
 	  echo "usage: make plan STAGE=<$(subst $(eval) ,|,$(notdir $(TF_STAGE_DIRS)))>" >&2; exit 2; fi
-	@mkdir -p $(TF_PLUGIN_CACHE) $(BUILD)/tfplan
+	@mkdir -p $(TF_PLUGIN_CACHE) $(BUILD)/plans
 	@if [ "$(STAGE)" = local ] && ! curl -fs -m 3 -o /dev/null $(LOCALSTACK_ENDPOINT)/_localstack/health; then \
 	  echo "LocalStack does not answer on $(LOCALSTACK_ENDPOINT): mocked plan of the local stage (nothing is called)"; \
 	  TF_PLUGIN_CACHE_DIR=$(TF_PLUGIN_CACHE) terraform -chdir=terraform/stages/local init -backend=false -input=false -no-color -lockfile=readonly > /dev/null; \
-	  terraform -chdir=terraform/stages/local test -verbose -no-color -filter=tests/stage.tftest.hcl > $(BUILD)/tfplan/local.mocked.txt; \
-	  grep -E '^\s+# .* will be created' $(BUILD)/tfplan/local.mocked.txt | sed -E 's/^\s+# //; s/ will be created//' | sort -u > $(BUILD)/tfplan/local.mocked.resources; \
-	  sed -E 's/^module\.platform\.module\.([a-z_]+)\..*/\1/; s/^module\.platform\.[a-z0-9_]+\..*/platform/' $(BUILD)/tfplan/local.mocked.resources | sort | uniq -c; \
-	  echo "Plan (mocked): $$(wc -l < $(BUILD)/tfplan/local.mocked.resources) to add; details in .build/tfplan/local.mocked.txt"; \
+	  terraform -chdir=terraform/stages/local test -verbose -no-color -filter=tests/stage.tftest.hcl > $(BUILD)/plans/local.mocked.txt; \
+	  grep -E '^\s+# .* will be created' $(BUILD)/plans/local.mocked.txt | sed -E 's/^\s+# //; s/ will be created//' | sort -u > $(BUILD)/plans/local.mocked.resources; \
+	  sed -E 's/^module\.platform\.module\.([a-z_]+)\..*/\1/; s/^module\.platform\.[a-z0-9_]+\..*/platform/' $(BUILD)/plans/local.mocked.resources | sort | uniq -c; \
+	  echo "Plan (mocked): $$(wc -l < $(BUILD)/plans/local.mocked.resources) to add; details in .build/plans/local.mocked.txt"; \
 	  exit 0; fi; \
-	if [ -f scripts/package_lambdas.py ]; then $(MAKE) -s venv && $(PY) scripts/package_lambdas.py; fi; \
-	test -f $(LAMBDA_ZIP) || { echo "error: $(LAMBDA_ZIP) is missing (scripts/package_lambdas.py builds it)" >&2; exit 1; }; \
-	if [ "$(STAGE)" = local ]; then mkdir -p .localstack; backend="-backend-config=path=$(ROOT)/.localstack/terraform.tfstate"; \
-	else backend="-backend-config=backend.hcl"; fi; \
-	TF_PLUGIN_CACHE_DIR=$(TF_PLUGIN_CACHE) terraform -chdir=terraform/stages/$(STAGE) init -reconfigure -input=false -lockfile=readonly $$backend; \
-	terraform -chdir=terraform/stages/$(STAGE) plan -input=false -out=$(BUILD)/tfplan/$(STAGE).tfplan
+	$(MAKE) -s venv && $(PY) scripts/deploy.py $(STAGE) plan
 
 lint: venv ## ruff (lint and format check)
 	$(VENV)/bin/ruff check lambda_src scripts tests localstack

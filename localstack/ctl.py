@@ -71,7 +71,7 @@ class Settings:
 
     @property
     def dynamodb_port(self) -> int:
-        """DynamoDB Local's own port; the local stage's Lambdas call it directly (its `dynamodb_endpoint`)."""
+        """DynamoDB Local's own port; the local stage's Lambdas call it directly (`endpoints.dynamodb`)."""
         return int(os.environ.get("LOCALSTACK_DYNAMODB_PORT") or self.port + 2)
 
 

@@ -22,10 +22,12 @@ from fairshare.tooling.deploy import (
     Deployer,
     DeployError,
     StageLayout,
+    format_outputs,
     lambda_sources_digest,
     make_deployer,
     parse_checkov,
     resolve_aws_credentials,
+    terraform_env,
 )
 from fairshare.tooling.terraform import Terraform, TerraformFailed, parse_diagnostics, progress_of
 
@@ -411,6 +413,65 @@ def test_credentials_come_from_botocore(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
     assert resolve_aws_credentials(lambda: Session(None)) is None
     assert resolve_aws_credentials(lambda: Session(Creds())) == "env"
+
+
+# --- one way to plan and apply -------------------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_plan_initialises_the_stage_even_when_it_holds_a_terraform_folder(
+    fake_tf: Path, repo: Path, tmp_path: Path
+) -> None:
+    # `make tf-init`/`validate` leave a .terraform without the backend; a plan must not run on it
+    (repo / "terraform" / "stages" / "dev" / ".terraform").mkdir()
+    deploy, _ = deployer(repo, "dev", fake_tf, FakeRun())
+    deploy.plan()
+    init, plan = calls(tmp_path)
+    assert (init[0], plan[0]) == ("init", "plan")
+    assert f"-backend-config={deploy.layout.backend_config}" in init
+    assert f"-out={deploy.layout.plan_file}" in plan
+
+
+def test_init_keeps_a_committed_lock_file(fake_tf: Path, repo: Path, tmp_path: Path) -> None:
+    deploy, _ = deployer(repo, "stg", fake_tf, FakeRun())
+    deploy.init()
+    (deploy.layout.stage_dir / ".terraform.lock.hcl").write_text("# pinned\n")
+    deploy.init()
+    without_lock, with_lock = calls(tmp_path)
+    assert "-lockfile=readonly" not in without_lock
+    assert "-lockfile=readonly" in with_lock
+
+
+def test_make_plan_is_deploy_plan() -> None:
+    recipe = (REPO_ROOT / "Makefile").read_text(encoding="utf-8").split("\nplan:", 1)[1].split("\n\n", 1)[0]
+    assert "$(PY) scripts/deploy.py $(STAGE) plan" in recipe, recipe
+    assert "terraform -chdir=terraform/stages/$(STAGE) plan" not in recipe  # no second way to write a plan
+    layout = StageLayout(REPO_ROOT, "dev")
+    assert layout.plan_file.parent.relative_to(REPO_ROOT) == Path(".build/plans")
+    assert "$(BUILD)/plans" in recipe  # the mocked local plan lands beside the real plans
+
+
+def test_terraform_env_shares_the_plugin_cache_of_make(repo: Path) -> None:
+    env = terraform_env(repo)
+    assert env["TF_CLI_CONFIG_FILE"] == str(repo / ".build" / "terraformrc")
+    assert env["TF_PLUGIN_CACHE_DIR"] == str(repo / ".build" / "tf-plugin-cache")
+    assert Path(env["TF_PLUGIN_CACHE_DIR"]).is_dir()
+
+
+def test_outputs_show_the_platform_members_one_by_one_and_mask_the_keys() -> None:
+    outputs = {
+        "platform": {
+            "value": {"invoke_url": "https://x/v1", "table_names": {"queries": "q"}},
+            "sensitive": False,
+        },
+        "api_key_values": {"value": {"alpha": "secret"}, "sensitive": True},
+    }
+    assert dict(format_outputs(outputs)) == {
+        "api_key_values": "(sensitive)",
+        "invoke_url": "https://x/v1",
+        "table_names": '{"queries": "q"}',
+    }
 
 
 # --- the command line -----------------------------------------------------------------------------

@@ -11,14 +11,25 @@ from fairshare.cli.settings import load_profile
 from fairshare.tooling.deploy import DeployError
 from fairshare.tooling.loadgen import TenantTarget
 from fairshare.tooling.loadgen_cli import parse_tenants
-from fairshare.tooling.stage import merge_profiles, read_stage_access, stage_access
+from fairshare.tooling.stage import merge_profiles, output_value, read_stage_access, stage_access
 
+# `terraform output -json` of a stage root: the platform module's `stage_outputs` as one `platform`
+# object, and the tenants' API keys apart, sensitive (terraform/stages/*/outputs.tf).
+PLATFORM: dict[str, Any] = {
+    "invoke_url": "https://abc123.execute-api.us-east-1.amazonaws.com/v1/",
+    "rest_api_id": "abc123",
+    "api_stage_name": "v1",
+    "table_names": {"queries": "fs-local-queries", "state": "fs-local-state"},
+    "region": "eu-west-1",
+}
 OUTPUTS: dict[str, Any] = {
-    "invoke_url": {"value": "https://abc123.execute-api.us-east-1.amazonaws.com/v1/", "sensitive": False},
-    "rest_api_id": {"value": "abc123", "sensitive": False},
-    "api_stage_name": {"value": "v1", "sensitive": False},
+    "platform": {"value": PLATFORM, "sensitive": False},
     "api_key_values": {"value": {"beta": "kb", "alpha": "ka"}, "sensitive": True},
-    "table_names": {"value": {"queries": "fs-local-queries", "state": "fs-local-state"}, "sensitive": False},
+}
+# The same stage as it was output before the `platform` object: one output per name, no region.
+FLAT_OUTPUTS: dict[str, Any] = {
+    **{name: {"value": value, "sensitive": False} for name, value in PLATFORM.items() if name != "region"},
+    "api_key_values": OUTPUTS["api_key_values"],
 }
 
 
@@ -34,10 +45,25 @@ def test_the_local_stage_is_reached_through_the_localstack_gateway() -> None:
 
 def test_the_stage_region_comes_from_its_output_when_the_stage_has_one() -> None:
     # the usage report calls DynamoDB with it: without a region boto3 fails unless AWS_DEFAULT_REGION is set
-    assert (
-        stage_access("local", {**OUTPUTS, "region": {"value": "eu-west-1"}}, environ={}).region == "eu-west-1"
+    assert stage_access("local", OUTPUTS, environ={}).region == "eu-west-1"
+    assert stage_access("local", FLAT_OUTPUTS, environ={}).region is None
+
+
+def test_a_stage_output_one_name_at_a_time_is_still_read() -> None:
+    flat = stage_access("dev", FLAT_OUTPUTS, environ={})
+    assert (flat.endpoint, flat.queries_table, dict(flat.api_keys)) == (
+        "https://abc123.execute-api.us-east-1.amazonaws.com/v1",
+        "fs-local-queries",
+        {"alpha": "ka", "beta": "kb"},
     )
-    assert stage_access("local", OUTPUTS, environ={}).region is None
+
+
+def test_members_of_the_platform_object_are_outputs_by_name() -> None:
+    assert output_value(OUTPUTS, "table_names") == PLATFORM["table_names"]
+    assert output_value(OUTPUTS, "api_key_values") == {"beta": "kb", "alpha": "ka"}
+    assert output_value(OUTPUTS, "platform") is None  # unpacked, not a name of its own
+    assert output_value({"rest_api_id": "plain"}, "rest_api_id") == "plain"
+    assert output_value(OUTPUTS, "function_names") is None
 
 
 def test_a_real_stage_is_reached_at_its_invoke_url() -> None:

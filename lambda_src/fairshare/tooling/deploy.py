@@ -1,7 +1,8 @@
 """`deploy.py STAGE {init,plan,apply,output,destroy}`: Terraform per stage, with the guard rails.
 
 - `init` uses the stage's `backend.hcl`; the `local` stage keeps its state in `.localstack/terraform.tfstate`.
-- `plan` writes `.build/plans/<stage>.tfplan`; `apply` applies exactly that file.
+- `plan` (re-)initialises the stage and writes `.build/plans/<stage>.tfplan`; `apply` applies exactly that
+  file. `make plan STAGE=<stage>` runs this same `plan`, so either one's plan is what `apply` applies.
 - A real stage (dev, stg, prod) needs AWS credentials, checked before Terraform runs.
 - `prod` needs `--yes` and a clean git tree; every real-stage apply passes the checkov gate first.
 - Lambdas are packaged (`scripts/package_lambdas.py`) before a plan when their sources changed, and an
@@ -187,24 +188,28 @@ class Deployer:
         self._require_credentials()
         self._require_stage_dir()
         layout = self.layout
+        # A committed lock file pins the provider; init must not rewrite it (as `make tf-init` does).
+        readonly = (layout.stage_dir / ".terraform.lock.hcl").exists()
         if layout.is_real:
             if not layout.backend_config.exists():
                 raise DeployError(f"{layout.backend_config} is missing: a real stage needs its backend")
-            result = self.terraform.init(backend_config=layout.backend_config)
+            result = self.terraform.init(backend_config=layout.backend_config, lockfile_readonly=readonly)
         elif layout.declares_local_backend():
             layout.local_state.parent.mkdir(parents=True, exist_ok=True)
-            result = self.terraform.init(backend_config=_backend_path_file(layout))
+            result = self.terraform.init(
+                backend_config=_backend_path_file(layout), lockfile_readonly=readonly
+            )
         else:
             layout.local_state.parent.mkdir(parents=True, exist_ok=True)
-            result = self.terraform.init(backend=False)
+            result = self.terraform.init(backend=False, lockfile_readonly=readonly)
         self.say(f"init {layout.stage}: ok in {result.duration_s:.1f}s")
 
     def plan(self, *, destroy: bool = False) -> bool:
         self._require_credentials()
         self._require_stage_dir()
         self.package_lambdas_if_changed()
-        if not (self.layout.stage_dir / ".terraform").exists():
-            self.init()
+        # Always: a checkout may hold a .terraform made by `validate` (no backend) or for another backend.
+        self.init()
         changes, result = self.terraform.plan(self.layout.plan_file, destroy=destroy)
         self.layout.plan_sources_file.write_text(package_fingerprint(self.layout.root) + "\n")
         summary = result.summary or ("changes" if changes else "no changes")
@@ -386,11 +391,41 @@ def terraform_env(
         )
         if result.returncode != 0 or not rc_file.exists():
             raise DeployError(f"`make tf-rc` failed: {(result.stderr or result.stdout).strip()}")
-    return {"TF_CLI_CONFIG_FILE": str(rc_file), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    plugin_cache = root / ".build" / "tf-plugin-cache"  # shared with `make tf-init`
+    plugin_cache.mkdir(parents=True, exist_ok=True)
+    return {
+        "TF_CLI_CONFIG_FILE": str(rc_file),
+        "TF_PLUGIN_CACHE_DIR": str(plugin_cache),
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+    }
+
+
+# A stage root outputs the platform module's `stage_outputs` as this object (terraform/stages/*/outputs.tf).
+PLATFORM_OUTPUT = "platform"
+
+
+def stage_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """`terraform output -json` of a stage root with the `platform` object's members as outputs of their own.
+
+    Readers ask for `invoke_url`, `table_names`, ... by name, whether they come as members of `platform`
+    or (the sensitive `api_key_values`, and stages applied before the object existed) on their own.
+    """
+    flat = {name: item for name, item in outputs.items() if name != PLATFORM_OUTPUT}
+    item = outputs.get(PLATFORM_OUTPUT)
+    members = item.get("value") if isinstance(item, dict) and "value" in item else item
+    if isinstance(members, dict):
+        sensitive = bool(item.get("sensitive")) if isinstance(item, dict) else False
+        for name, value in members.items():
+            flat.setdefault(name, {"value": value, "sensitive": sensitive})
+    elif item is not None:
+        flat[PLATFORM_OUTPUT] = item
+    return flat
 
 
 def format_outputs(outputs: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    """(name, value) pairs for display; sensitive values are masked."""
+    """(name, value) pairs for display, the `platform` object's members one by one; secrets are masked."""
+    outputs = stage_outputs(outputs)
     for name in sorted(outputs):
         item = outputs[name]
         if isinstance(item, dict) and item.get("sensitive"):

@@ -146,8 +146,7 @@ class LocalPlatform:
                 self._ctl("up")
             deployer = make_deployer(self.root, LOCAL_STAGE, say=self.say)
             with self._timed("apply"):
-                deployer.init()  # always: a checkout may hold a .terraform made by `validate`
-                deployer.plan()
+                deployer.plan()  # initialises the stage first
                 deployer.apply(yes=True)
                 self.outputs = deployer.output()
             self.outputs_file.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fairshare.tooling.deploy import LOCAL_STAGE, DeployError, make_deployer
+from fairshare.tooling.deploy import LOCAL_STAGE, DeployError, make_deployer, stage_outputs
 
 LOCALSTACK_ENDPOINT_ENV = "LOCALSTACK_ENDPOINT"
 DEFAULT_LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
@@ -32,8 +32,11 @@ class StageAccess:
 
 
 def output_value(outputs: Mapping[str, Any], name: str) -> Any:
-    """One output of `terraform output -json` (its `value`), or the plain value; None if absent."""
-    item = outputs.get(name)
+    """One output of `terraform output -json` (its `value`), or the plain value; None if absent.
+
+    A member of the stage's `platform` object counts as an output of its own (`stage_outputs`).
+    """
+    item = stage_outputs(outputs).get(name)
     return item.get("value") if isinstance(item, dict) and "value" in item else item
 
 

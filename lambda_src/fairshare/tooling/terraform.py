@@ -157,8 +157,13 @@ class Terraform:
         )
         return result
 
-    def init(self, *, backend_config: Path | None = None, backend: bool = True) -> TerraformResult:
-        """`init -input=false -reconfigure`, with `-backend-config=FILE` or `-backend=false`."""
+    def init(
+        self, *, backend_config: Path | None = None, backend: bool = True, lockfile_readonly: bool = False
+    ) -> TerraformResult:
+        """`init -input=false -reconfigure`, with `-backend-config=FILE` or `-backend=false`.
+
+        `lockfile_readonly` keeps a committed `.terraform.lock.hcl` as it is (`-lockfile=readonly`).
+        """
         started = time.monotonic()
         with _environ(self.env):
             code, out, err = self._client(with_state=False).init(
@@ -166,6 +171,7 @@ class Terraform:
                 backend=backend,
                 input=False,
                 no_color=pt.IsFlagged,
+                lockfile="readonly" if lockfile_readonly else None,
             )
         result = self._finish((self.binary, "init"), code, out, err, started)
         if code != 0:

@@ -4,7 +4,7 @@ locals {
   config_object_key = "config/fairshare.json"
 
   config_document = {
-    stage                 = var.stage
+    stage                 = var.stage.name
     region                = data.aws_region.current.name
     queries_table         = module.ledger.queries_table_name
     state_table           = module.ledger.state_table_name
@@ -15,7 +15,7 @@ locals {
     results_bucket        = module.workgroups.bucket_name
     results_prefix        = module.workgroups.results_prefix
     pools = {
-      for pool, p in var.pools : pool => {
+      for pool, p in var.stage.pools : pool => {
         quota               = p.quota
         headroom            = p.headroom
         min_limit           = p.min_limit
@@ -41,17 +41,17 @@ locals {
         bytes_scanned_cutoff_per_query = t.bytes_scanned_cutoff_per_query
       }
     }
-    start_rate_per_s       = var.scheduler.start_rate_per_s
-    start_burst            = var.scheduler.start_burst
-    event_grace_s          = var.scheduler.event_grace_s
-    presign_expiry_s       = var.scheduler.presign_expiry_s
-    results_page_size      = var.scheduler.results_page_size
-    max_transient_attempts = var.scheduler.max_transient_attempts
-    query_ttl_days         = var.scheduler.query_ttl_days
-    redrive_max_per_run    = var.scheduler.redrive_max_per_run
-    redrive_rate_per_s     = var.scheduler.redrive_rate_per_s
-    share_policy           = var.scheduler.share_policy
-    share_half_life_s      = var.scheduler.share_half_life_s
+    start_rate_per_s       = var.stage.scheduler.start_rate_per_s
+    start_burst            = var.stage.scheduler.start_burst
+    event_grace_s          = var.stage.scheduler.event_grace_s
+    presign_expiry_s       = var.stage.scheduler.presign_expiry_s
+    results_page_size      = var.stage.scheduler.results_page_size
+    max_transient_attempts = var.stage.scheduler.max_transient_attempts
+    query_ttl_days         = var.stage.scheduler.query_ttl_days
+    redrive_max_per_run    = var.stage.scheduler.redrive_max_per_run
+    redrive_rate_per_s     = var.stage.scheduler.redrive_rate_per_s
+    share_policy           = var.stage.scheduler.share_policy
+    share_half_life_s      = var.stage.scheduler.share_half_life_s
   }
 }
 

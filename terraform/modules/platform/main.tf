@@ -1,9 +1,9 @@
 data "aws_region" "current" {}
 
 locals {
-  prefix = "${var.name_prefix}-${var.stage}"
-  tags = merge(var.tags, {
-    stage      = var.stage
+  prefix = "${var.stage.name_prefix}-${var.stage.name}"
+  tags = merge(var.stage.tags, {
+    stage      = var.stage.name
     service    = "athena-fairshare"
     managed-by = "terraform"
   })
@@ -16,21 +16,21 @@ locals {
 module "workgroups" {
   source = "../workgroups"
 
-  name_prefix   = var.name_prefix
-  stage         = var.stage
+  name_prefix   = var.stage.name_prefix
+  stage         = var.stage.name
   tenants       = { for name, t in var.tenants : name => { bytes_scanned_cutoff_per_query = t.bytes_scanned_cutoff_per_query } }
-  kms_key_arn   = var.kms_key_arn
-  force_destroy = var.force_destroy
+  kms_key_arn   = var.stage.kms_key_arn
+  force_destroy = var.stage.force_destroy
   tags          = local.tags
 }
 
 module "ledger" {
   source = "../ledger"
 
-  name_prefix         = var.name_prefix
-  stage               = var.stage
-  kms_key_arn         = var.kms_key_arn
-  deletion_protection = var.deletion_protection
+  name_prefix         = var.stage.name_prefix
+  stage               = var.stage.name
+  kms_key_arn         = var.stage.kms_key_arn
+  deletion_protection = var.stage.deletion_protection
   tags                = local.tags
 }
 
@@ -39,9 +39,9 @@ module "submissions_queue" {
   source = "../queues"
 
   name                       = "${local.prefix}-submissions"
-  max_receive_count          = var.max_receive_count
+  max_receive_count          = var.stage.max_receive_count
   visibility_timeout_seconds = 6 * module.functions.timeouts["dispatcher"]
-  kms_key_arn                = var.kms_key_arn
+  kms_key_arn                = var.stage.kms_key_arn
   tags                       = local.tags
 }
 
@@ -49,9 +49,9 @@ module "events_queue" {
   source = "../queues"
 
   name                        = "${local.prefix}-athena-events"
-  max_receive_count           = var.max_receive_count
+  max_receive_count           = var.stage.max_receive_count
   visibility_timeout_seconds  = 6 * module.functions.timeouts["completion"]
-  kms_key_arn                 = var.kms_key_arn
+  kms_key_arn                 = var.stage.kms_key_arn
   allow_eventbridge_rule_arns = [module.events.athena_state_rule_arn]
   tags                        = local.tags
 }
@@ -59,15 +59,15 @@ module "events_queue" {
 module "functions" {
   source = "../functions"
 
-  name_prefix                     = var.name_prefix
-  stage                           = var.stage
+  name_prefix                     = var.stage.name_prefix
+  stage                           = var.stage.name
   package_path                    = var.package_path
-  timeouts                        = var.function_timeouts
-  memory_sizes                    = var.function_memory_sizes
-  dispatcher_reserved_concurrency = var.dispatcher_reserved_concurrency
-  log_retention_days              = var.log_retention_days
-  log_level                       = var.log_level
-  extra_environment               = var.extra_environment
+  timeouts                        = var.stage.function_timeouts
+  memory_sizes                    = var.stage.function_memory_sizes
+  dispatcher_reserved_concurrency = var.stage.dispatcher_reserved_concurrency
+  log_retention_days              = var.stage.log_retention_days
+  log_level                       = var.stage.log_level
+  extra_environment               = var.stage.extra_environment
 
   config_bucket_name = module.workgroups.bucket_name
   config_object_key  = aws_s3_object.config.key
@@ -87,16 +87,16 @@ module "functions" {
   data_location_arns    = local.data_location_arns
   glue_databases        = local.glue_databases
   notify_topic_arns     = local.notify_topic_arns
-  kms_key_arn           = var.kms_key_arn
+  kms_key_arn           = var.stage.kms_key_arn
   tags                  = local.tags
 }
 
 module "api" {
   source = "../api"
 
-  name_prefix    = var.name_prefix
-  stage          = var.stage
-  api_stage_name = var.api_stage_name
+  name_prefix    = var.stage.name_prefix
+  stage          = var.stage.name
+  api_stage_name = var.stage.api_stage_name
   tenants = {
     for name, t in var.tenants : name => {
       api_rate_limit    = t.api_rate_limit
@@ -106,35 +106,35 @@ module "api" {
   }
   function_name       = module.functions.function_names["api"]
   function_invoke_arn = module.functions.invoke_arns["api"]
-  log_retention_days  = var.log_retention_days
-  kms_key_arn         = var.kms_key_arn
+  log_retention_days  = var.stage.log_retention_days
+  kms_key_arn         = var.stage.kms_key_arn
   tags                = local.tags
 }
 
 module "events" {
   source = "../events"
 
-  name_prefix              = var.name_prefix
-  stage                    = var.stage
+  name_prefix              = var.stage.name_prefix
+  stage                    = var.stage.name
   dispatcher_function_name = module.functions.function_names["dispatcher"]
   dispatcher_function_arn  = module.functions.function_arns["dispatcher"]
   redrive_function_name    = module.functions.function_names["redrive"]
   redrive_function_arn     = module.functions.function_arns["redrive"]
   events_queue_arn         = module.events_queue.queue_arn
   workgroup_names          = values(module.workgroups.workgroup_names)
-  dispatcher_schedule      = var.dispatcher_schedule
-  redrive_schedule         = var.redrive_schedule
+  dispatcher_schedule      = var.stage.dispatcher_schedule
+  redrive_schedule         = var.stage.redrive_schedule
   tags                     = local.tags
 }
 
 module "observability" {
   source = "../observability"
 
-  name_prefix              = var.name_prefix
-  stage                    = var.stage
+  name_prefix              = var.stage.name_prefix
+  stage                    = var.stage.name
   region                   = data.aws_region.current.name
   dispatcher_function_name = module.functions.function_names["dispatcher"]
-  dml_quota                = var.pools.DML.quota
+  dml_quota                = var.stage.pools.DML.quota
   dlq_names = {
     submissions   = module.submissions_queue.dlq_name
     athena-events = module.events_queue.dlq_name
@@ -150,9 +150,9 @@ module "observability" {
       notify_topic_arn   = t.notify_topic_arn
     }
   }
-  throttle_alarm_threshold = var.throttle_alarm_threshold
-  queued_age_slo_seconds   = var.queued_age_slo_seconds
-  kms_key_arn              = var.kms_key_arn
-  alarm_emails             = var.alarm_emails
+  throttle_alarm_threshold = var.stage.throttle_alarm_threshold
+  queued_age_slo_seconds   = var.stage.queued_age_slo_seconds
+  kms_key_arn              = var.stage.kms_key_arn
+  alarm_emails             = var.stage.alarm_emails
   tags                     = local.tags
 }

@@ -1,3 +1,38 @@
+locals {
+  queue_urls = {
+    submissions     = module.submissions_queue.queue_url
+    submissions_dlq = module.submissions_queue.dlq_url
+    events          = module.events_queue.queue_url
+    events_dlq      = module.events_queue.dlq_url
+  }
+  table_names = {
+    queries = module.ledger.queries_table_name
+    state   = module.ledger.state_table_name
+  }
+  config_s3_uri = "s3://${aws_s3_object.config.bucket}/${aws_s3_object.config.key}"
+}
+
+# The one object a stage root outputs (as `platform`; the API keys go separately, as a sensitive output):
+# what the tools read to reach a stage (fairshare.tooling.stage) and what an operator looks up.
+output "stage_outputs" {
+  description = "What a stage root outputs as `platform`: invoke_url, rest_api_id, api_stage_name, api_key_ids, table_names, queue_urls, function_names, results_bucket, workgroup_names, config_s3_uri, alarm_topic_arn, dashboard_name, region."
+  value = {
+    invoke_url      = module.api.invoke_url
+    rest_api_id     = module.api.rest_api_id
+    api_stage_name  = module.api.stage_name
+    api_key_ids     = module.api.api_key_ids
+    table_names     = local.table_names
+    queue_urls      = local.queue_urls
+    function_names  = module.functions.function_names
+    results_bucket  = module.workgroups.bucket_name
+    workgroup_names = module.workgroups.workgroup_names
+    config_s3_uri   = local.config_s3_uri
+    alarm_topic_arn = module.observability.alarm_topic_arn
+    dashboard_name  = module.observability.dashboard_name
+    region          = data.aws_region.current.name
+  }
+}
+
 output "invoke_url" {
   description = "Invoke URL of the tenant API stage."
   value       = module.api.invoke_url
@@ -36,12 +71,7 @@ output "function_arns" {
 
 output "queue_urls" {
   description = "URLs of the submissions and athena-events queues and their DLQs."
-  value = {
-    submissions     = module.submissions_queue.queue_url
-    submissions_dlq = module.submissions_queue.dlq_url
-    events          = module.events_queue.queue_url
-    events_dlq      = module.events_queue.dlq_url
-  }
+  value       = local.queue_urls
 }
 
 output "queue_arns" {
@@ -56,10 +86,7 @@ output "queue_arns" {
 
 output "table_names" {
   description = "Ledger table names."
-  value = {
-    queries = module.ledger.queries_table_name
-    state   = module.ledger.state_table_name
-  }
+  value       = local.table_names
 }
 
 output "table_arns" {
@@ -92,7 +119,7 @@ output "usage_plan_ids" {
 
 output "config_s3_uri" {
   description = "FAIRSHARE_CONFIG_S3_URI of the Lambdas."
-  value       = "s3://${aws_s3_object.config.bucket}/${aws_s3_object.config.key}"
+  value       = local.config_s3_uri
 }
 
 output "config_document" {
@@ -135,6 +162,6 @@ output "names" {
     results_bucket    = module.workgroups.bucket_name
     alarm_topic       = module.observability.alarm_topic_name
     dashboard         = module.observability.dashboard_name
-    configuration_uri = "s3://${aws_s3_object.config.bucket}/${aws_s3_object.config.key}"
+    configuration_uri = local.config_s3_uri
   }
 }

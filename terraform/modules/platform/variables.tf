@@ -1,21 +1,115 @@
-variable "name_prefix" {
-  description = "Prefix of every name: resources are \"<name_prefix>-<stage>-<what>\"."
-  type        = string
-  default     = "fairshare"
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name_prefix))
-    error_message = "name_prefix must be 2-21 lowercase letters, digits or hyphens, starting with a letter."
-  }
-}
-
 variable "stage" {
-  description = "Stage name (dev, stg, prod, local); must match the configuration object's rule ^[a-z][a-z0-9-]{0,15}$."
-  type        = string
+  description = <<-EOT
+    The stage, as its stage.auto.tfvars declares it: everything a stage decides but its tenants. The stage
+    roots pass it through untyped, so this type and these rules are the only ones. name (dev, stg, prod,
+    local; the configuration object's rule ^[a-z][a-z0-9-]{0,15}$); account_id, region, deploy_role_name
+    (read by the real stages' provider: the account and the role Terraform assumes in it; null on local);
+    name_prefix (resources are "<name_prefix>-<name>-<what>", "fairshare"); pools (Athena's quota pools of
+    the account and region: quota, headroom = slots left to users outside the platform, and the AIMD
+    settings min_limit, decrease_factor, recovery_interval_s); scheduler (platform-wide settings of the
+    configuration object, defaults as in lambda_src/fairshare/config.py); extra_environment (of every
+    Lambda; the local stage sets AWS_ENDPOINT_URL); kms_key_arn (customer-managed key for queues, tables,
+    bucket, results and the alarm topic; null = AWS-managed encryption and a dedicated key for the alarm
+    topic); max_receive_count (receives before a message moves to its DLQ, both queues); function_timeouts
+    and function_memory_sizes (seconds and MB per function: api, dispatcher, completion, redrive; missing
+    keys keep the functions module's defaults); dispatcher_reserved_concurrency (-1 = unreserved);
+    log_retention_days (Lambda and API access logs); log_level (POWERTOOLS_LOG_LEVEL); api_stage_name (path
+    segment of the invoke URL); dispatcher_schedule and redrive_schedule (the tick and the DLQ redrive);
+    alarm_emails (subscribed to the alarm topic); throttle_alarm_threshold (quota throttles in 5 minutes);
+    queued_age_slo_seconds (SLO of the oldest queued query's age); force_destroy (workgroups and results
+    bucket go with their content: true for dev/local, false for prod); deletion_protection (of the ledger
+    tables); tags (of every resource, merged with stage, service and managed-by).
+  EOT
+  type = object({
+    name             = string
+    account_id       = optional(string)
+    region           = optional(string)
+    deploy_role_name = optional(string)
+    name_prefix      = optional(string, "fairshare")
+    pools = optional(object({
+      DML = object({
+        quota               = number
+        headroom            = optional(number, 0)
+        min_limit           = optional(number, 1)
+        decrease_factor     = optional(number, 0.95)
+        recovery_interval_s = optional(number, 5)
+      })
+      DDL = object({
+        quota               = number
+        headroom            = optional(number, 0)
+        min_limit           = optional(number, 1)
+        decrease_factor     = optional(number, 0.95)
+        recovery_interval_s = optional(number, 5)
+      })
+      }), {
+      DML = { quota = 200, headroom = 10 }
+      DDL = { quota = 20, headroom = 2 }
+    })
+    scheduler = optional(object({
+      start_rate_per_s       = optional(number, 20)
+      start_burst            = optional(number, 80)
+      event_grace_s          = optional(number, 120)
+      presign_expiry_s       = optional(number, 900)
+      results_page_size      = optional(number, 100)
+      max_transient_attempts = optional(number, 5)
+      query_ttl_days         = optional(number, 90)
+      redrive_max_per_run    = optional(number, 100)
+      redrive_rate_per_s     = optional(number, 10)
+      share_policy           = optional(string, "fair_share")
+      share_half_life_s      = optional(number, 3600)
+    }), {})
+    extra_environment               = optional(map(string), {})
+    kms_key_arn                     = optional(string)
+    max_receive_count               = optional(number, 5)
+    function_timeouts               = optional(map(number), {})
+    function_memory_sizes           = optional(map(number), {})
+    dispatcher_reserved_concurrency = optional(number, 2)
+    log_retention_days              = optional(number, 365)
+    log_level                       = optional(string, "INFO")
+    api_stage_name                  = optional(string, "v1")
+    dispatcher_schedule             = optional(string, "rate(1 minute)")
+    redrive_schedule                = optional(string, "rate(5 minutes)")
+    alarm_emails                    = optional(list(string), [])
+    throttle_alarm_threshold        = optional(number, 20)
+    queued_age_slo_seconds          = optional(number, 900)
+    force_destroy                   = optional(bool, true)
+    deletion_protection             = optional(bool, false)
+    tags                            = optional(map(string), {})
+  })
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,15}$", var.stage))
-    error_message = "stage must match ^[a-z][a-z0-9-]{0,15}$."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,15}$", var.stage.name))
+    error_message = "stage.name must match ^[a-z][a-z0-9-]{0,15}$."
+  }
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.stage.name_prefix))
+    error_message = "stage.name_prefix must be 2-21 lowercase letters, digits or hyphens, starting with a letter."
+  }
+
+  validation {
+    condition     = var.stage.account_id == null || can(regex("^[0-9]{12}$", var.stage.account_id))
+    error_message = "stage.account_id must be 12 digits (the provider refuses any other account)."
+  }
+
+  validation {
+    condition     = alltrue([for p in [var.stage.pools.DML, var.stage.pools.DDL] : p.quota >= 1 && p.headroom >= 0 && p.min_limit >= 1 && p.quota - p.headroom >= p.min_limit])
+    error_message = "Each pool needs quota >= 1 and quota - headroom >= min_limit >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for p in [var.stage.pools.DML, var.stage.pools.DDL] : p.decrease_factor > 0 && p.decrease_factor < 1 && p.recovery_interval_s > 0])
+    error_message = "decrease_factor must be in (0, 1) and recovery_interval_s > 0."
+  }
+
+  validation {
+    condition     = contains(["fair_share", "weighted_fair"], var.stage.scheduler.share_policy) && var.stage.scheduler.share_half_life_s > 0
+    error_message = "share_policy is fair_share (by service received) or weighted_fair (by running count), and share_half_life_s > 0."
+  }
+
+  validation {
+    condition     = var.stage.scheduler.start_rate_per_s > 0 && var.stage.scheduler.start_burst >= 1 && var.stage.scheduler.presign_expiry_s >= 1 && var.stage.scheduler.presign_expiry_s <= 604800 && var.stage.scheduler.results_page_size >= 1 && var.stage.scheduler.results_page_size <= 1000
+    error_message = "start_rate_per_s > 0, start_burst >= 1, presign_expiry_s 1-604800, results_page_size 1-1000."
   }
 }
 
@@ -116,171 +210,7 @@ variable "tenants" {
   }
 }
 
-variable "pools" {
-  description = "Athena's quota pools of the account and region: quota, headroom (slots left to users outside the platform), and the AIMD settings (min_limit, decrease_factor, recovery_interval_s)."
-  type = object({
-    DML = object({
-      quota               = number
-      headroom            = optional(number, 0)
-      min_limit           = optional(number, 1)
-      decrease_factor     = optional(number, 0.95)
-      recovery_interval_s = optional(number, 5)
-    })
-    DDL = object({
-      quota               = number
-      headroom            = optional(number, 0)
-      min_limit           = optional(number, 1)
-      decrease_factor     = optional(number, 0.95)
-      recovery_interval_s = optional(number, 5)
-    })
-  })
-  default = {
-    DML = { quota = 200, headroom = 10 }
-    DDL = { quota = 20, headroom = 2 }
-  }
-
-  validation {
-    condition     = alltrue([for p in [var.pools.DML, var.pools.DDL] : p.quota >= 1 && p.headroom >= 0 && p.min_limit >= 1 && p.quota - p.headroom >= p.min_limit])
-    error_message = "Each pool needs quota >= 1 and quota - headroom >= min_limit >= 1."
-  }
-
-  validation {
-    condition     = alltrue([for p in [var.pools.DML, var.pools.DDL] : p.decrease_factor > 0 && p.decrease_factor < 1 && p.recovery_interval_s > 0])
-    error_message = "decrease_factor must be in (0, 1) and recovery_interval_s > 0."
-  }
-}
-
-variable "scheduler" {
-  description = "Platform-wide settings of the configuration object (defaults as in lambda_src/fairshare/config.py)."
-  type = object({
-    start_rate_per_s       = optional(number, 20)
-    start_burst            = optional(number, 80)
-    event_grace_s          = optional(number, 120)
-    presign_expiry_s       = optional(number, 900)
-    results_page_size      = optional(number, 100)
-    max_transient_attempts = optional(number, 5)
-    query_ttl_days         = optional(number, 90)
-    redrive_max_per_run    = optional(number, 100)
-    redrive_rate_per_s     = optional(number, 10)
-    share_policy           = optional(string, "fair_share")
-    share_half_life_s      = optional(number, 3600)
-  })
-  default = {}
-
-  validation {
-    condition     = contains(["fair_share", "weighted_fair"], var.scheduler.share_policy) && var.scheduler.share_half_life_s > 0
-    error_message = "share_policy is fair_share (by service received) or weighted_fair (by running count), and share_half_life_s > 0."
-  }
-
-  validation {
-    condition     = var.scheduler.start_rate_per_s > 0 && var.scheduler.start_burst >= 1 && var.scheduler.presign_expiry_s >= 1 && var.scheduler.presign_expiry_s <= 604800 && var.scheduler.results_page_size >= 1 && var.scheduler.results_page_size <= 1000
-    error_message = "start_rate_per_s > 0, start_burst >= 1, presign_expiry_s 1-604800, results_page_size 1-1000."
-  }
-}
-
 variable "package_path" {
   description = "Path of the Lambda zip built by scripts/package_lambdas.py (.build/lambda/fairshare.zip)."
   type        = string
-}
-
-variable "extra_environment" {
-  description = "Extra environment of every Lambda (the local stage sets AWS_ENDPOINT_URL)."
-  type        = map(string)
-  default     = {}
-}
-
-variable "kms_key_arn" {
-  description = "Customer-managed KMS key for queues, tables, bucket, results and the alarm topic; null uses AWS-managed encryption (and a dedicated key for the alarm topic)."
-  type        = string
-  default     = null
-}
-
-variable "max_receive_count" {
-  description = "Receives before a message moves to its DLQ (both queues)."
-  type        = number
-  default     = 5
-}
-
-variable "function_timeouts" {
-  description = "Timeout in seconds per function (api, dispatcher, completion, redrive); missing keys keep the functions module's defaults."
-  type        = map(number)
-  default     = {}
-}
-
-variable "function_memory_sizes" {
-  description = "Memory in MB per function (api, dispatcher, completion, redrive)."
-  type        = map(number)
-  default     = {}
-}
-
-variable "dispatcher_reserved_concurrency" {
-  description = "Reserved concurrency of the dispatcher (-1 = unreserved)."
-  type        = number
-  default     = 2
-}
-
-variable "log_retention_days" {
-  description = "Retention of the Lambda and API access log groups."
-  type        = number
-  default     = 365
-}
-
-variable "log_level" {
-  description = "Log level of the Lambdas (POWERTOOLS_LOG_LEVEL)."
-  type        = string
-  default     = "INFO"
-}
-
-variable "api_stage_name" {
-  description = "API Gateway stage name (path segment of the invoke URL)."
-  type        = string
-  default     = "v1"
-}
-
-variable "dispatcher_schedule" {
-  description = "Schedule of the dispatcher tick."
-  type        = string
-  default     = "rate(1 minute)"
-}
-
-variable "redrive_schedule" {
-  description = "Schedule of the DLQ redrive."
-  type        = string
-  default     = "rate(5 minutes)"
-}
-
-variable "alarm_emails" {
-  description = "E-mail addresses subscribed to the stage's alarm topic."
-  type        = list(string)
-  default     = []
-}
-
-variable "throttle_alarm_threshold" {
-  description = "Quota throttles in 5 minutes above which the throttle alarm fires."
-  type        = number
-  default     = 20
-}
-
-variable "queued_age_slo_seconds" {
-  description = "SLO of the oldest queued query's age, in seconds."
-  type        = number
-  default     = 900
-}
-
-variable "force_destroy" {
-  description = "Allow destroying workgroups and the results bucket with content (true for dev/local, false for prod)."
-  type        = bool
-  default     = true
-}
-
-variable "deletion_protection" {
-  description = "Protect the ledger tables from deletion."
-  type        = bool
-  default     = false
-}
-
-variable "tags" {
-  description = "Tags of every resource (merged with stage, service and managed-by)."
-  type        = map(string)
-  default     = {}
 }

@@ -1,8 +1,8 @@
-# LocalStack on the host: every service the platform uses points at var.localstack_endpoint, Athena at
-# var.athena_endpoint (our emulator may listen elsewhere). Dummy credentials; the account id is still
+# LocalStack on the host: every service the platform uses points at var.endpoints.localstack, Athena at
+# var.endpoints.athena (our emulator may listen elsewhere). Dummy credentials; the account id is still
 # requested because Athena workgroup ARNs need it.
 provider "aws" {
-  region     = var.region
+  region     = var.stage.region
   access_key = "test"
   secret_key = "test"
 
@@ -13,25 +13,25 @@ provider "aws" {
   skip_requesting_account_id  = false
 
   endpoints {
-    apigateway = var.localstack_endpoint
-    athena     = var.athena_endpoint
-    cloudwatch = var.localstack_endpoint
-    dynamodb   = var.localstack_endpoint
-    events     = var.localstack_endpoint
-    iam        = var.localstack_endpoint
-    kms        = var.localstack_endpoint
-    lambda     = var.localstack_endpoint
-    logs       = var.localstack_endpoint
-    s3         = var.localstack_endpoint
-    sns        = var.localstack_endpoint
-    sqs        = var.localstack_endpoint
-    sts        = var.localstack_endpoint
+    apigateway = var.endpoints.localstack
+    athena     = var.endpoints.athena
+    cloudwatch = var.endpoints.localstack
+    dynamodb   = var.endpoints.localstack
+    events     = var.endpoints.localstack
+    iam        = var.endpoints.localstack
+    kms        = var.endpoints.localstack
+    lambda     = var.endpoints.localstack
+    logs       = var.endpoints.localstack
+    s3         = var.endpoints.localstack
+    sns        = var.endpoints.localstack
+    sqs        = var.endpoints.localstack
+    sts        = var.endpoints.localstack
   }
 
   default_tags {
     tags = {
       project = "athena-fairshare"
-      stage   = "local"
+      stage   = var.stage.name
     }
   }
 }

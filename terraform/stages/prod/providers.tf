@@ -1,16 +1,10 @@
+# The stage account, through its deploy role (account_id, region and deploy_role_name: stage.auto.tfvars).
 provider "aws" {
-  region              = var.region
-  allowed_account_ids = [var.account_id]
-
+  region              = var.stage.region
+  allowed_account_ids = [var.stage.account_id]
   assume_role {
-    role_arn     = "arn:aws:iam::${var.account_id}:role/${var.deploy_role_name}"
-    session_name = "athena-fairshare-${var.stage}"
+    role_arn     = "arn:aws:iam::${var.stage.account_id}:role/${var.stage.deploy_role_name}"
+    session_name = "athena-fairshare-${var.stage.name}" # who deployed, in CloudTrail
   }
-
-  default_tags {
-    tags = {
-      project = "athena-fairshare"
-      stage   = var.stage
-    }
-  }
+  default_tags { tags = { project = "athena-fairshare", stage = var.stage.name } }
 }

@@ -49,12 +49,14 @@ mock_provider "aws" {
 }
 
 variables {
-  name_prefix  = "fs"
-  stage        = "dev"
   package_path = "../functions/tests/fixtures/fairshare.zip"
-  pools = {
-    DML = { quota = 20, headroom = 2 }
-    DDL = { quota = 5, headroom = 1 }
+  stage = {
+    name        = "dev"
+    name_prefix = "fs"
+    pools = {
+      DML = { quota = 20, headroom = 2 }
+      DDL = { quota = 5, headroom = 1 }
+    }
   }
   tenants = {
     analytics = { weight = 3, max_concurrency = 8, daily_bytes_budget = 1099511627776, databases = ["sales", "default"], data_locations = ["arn:aws:s3:::datalake/sales/"] }
@@ -221,11 +223,41 @@ run "rejects_a_pool_without_a_slot" {
   command = plan
 
   variables {
-    pools = {
-      DML = { quota = 5, headroom = 5 }
-      DDL = { quota = 5 }
+    stage = {
+      name = "dev"
+      pools = {
+        DML = { quota = 5, headroom = 5 }
+        DDL = { quota = 5 }
+      }
     }
   }
 
-  expect_failures = [var.pools]
+  expect_failures = [var.stage]
+}
+
+run "rejects_an_account_id_that_is_not_12_digits" {
+  command = plan
+
+  variables {
+    stage = { name = "dev", account_id = "1234" }
+  }
+
+  expect_failures = [var.stage]
+}
+
+run "stage_outputs_hold_what_the_tools_read" {
+  command = plan
+
+  assert {
+    condition = toset(keys(output.stage_outputs)) == toset([
+      "invoke_url", "rest_api_id", "api_stage_name", "api_key_ids", "table_names", "queue_urls", "function_names",
+      "results_bucket", "workgroup_names", "config_s3_uri", "alarm_topic_arn", "dashboard_name", "region",
+    ])
+    error_message = "stage_outputs must hold exactly what the stage roots output, got ${jsonencode(keys(output.stage_outputs))}"
+  }
+
+  assert {
+    condition     = output.stage_outputs.table_names == output.table_names && output.stage_outputs.region == "us-east-1" && output.stage_outputs.workgroup_names == output.workgroup_names
+    error_message = "stage_outputs must carry the same values as the module's own outputs"
+  }
 }

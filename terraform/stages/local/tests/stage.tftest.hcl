@@ -1,33 +1,9 @@
-# Plans the stage with a mocked provider: the tfvars type-check against the platform module and render
-# a configuration object; no AWS (or LocalStack) is called.
-mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "000000000000" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-}
+# Plans the local stage with its tfvars against a mocked provider; what holds for every stage is checked by
+# the platform module. The local stage promises the quotas and weights the e2e tests count on.
+mock_provider "aws" { source = "../mocks" }
 
 variables {
   package_path = "../../modules/functions/tests/fixtures/fairshare.zip"
-}
-
-run "plans_with_the_stage_tenants" {
-  command = plan
-
-  assert {
-    condition     = toset(keys(output.workgroup_names)) == toset(keys(var.tenants)) && toset(keys(module.platform.config_document.tenants)) == toset(keys(var.tenants))
-    error_message = "every tenant of tenants.auto.tfvars must get a workgroup and a configuration entry"
-  }
-
-  assert {
-    condition     = module.platform.config_document.pools.DML.quota - module.platform.config_document.pools.DML.headroom >= 1
-    error_message = "the DML pool must leave at least one slot to the platform"
-  }
 }
 
 run "local_quotas_and_tenants" {
@@ -41,5 +17,33 @@ run "local_quotas_and_tenants" {
   assert {
     condition     = [for t in ["analytics", "marketing", "finance"] : module.platform.config_document.tenants[t].weight] == [3, 2, 1]
     error_message = "the local tenants are analytics, marketing and finance with weights 3:2:1"
+  }
+
+  assert {
+    condition     = local.lambda_endpoints == { AWS_ENDPOINT_URL = "http://127.0.0.1:4566", AWS_ENDPOINT_URL_DYNAMODB = "http://127.0.0.1:4568" }
+    error_message = "by default the Lambdas call LocalStack's gateway, and DynamoDB Local on its own port; got ${jsonencode(local.lambda_endpoints)}"
+  }
+}
+
+run "rejects_an_endpoint_that_is_not_a_url" {
+  command = plan
+
+  variables {
+    endpoints = { localstack = "127.0.0.1:4566" }
+  }
+
+  expect_failures = [var.endpoints]
+}
+
+run "an_emulator_elsewhere_and_the_ledger_through_the_gateway" {
+  command = plan
+
+  variables {
+    endpoints = { athena = "http://127.0.0.1:4599", dynamodb = "" }
+  }
+
+  assert {
+    condition     = local.lambda_endpoints == { AWS_ENDPOINT_URL = "http://127.0.0.1:4566", AWS_ENDPOINT_URL_ATHENA = "http://127.0.0.1:4599" }
+    error_message = "an Athena endpoint of its own reaches the Lambdas, and dynamodb = \"\" leaves the ledger on the gateway; got ${jsonencode(local.lambda_endpoints)}"
   }
 }
