@@ -93,6 +93,6 @@ def test_the_checks_see_what_they_forbid() -> None:
     assert len(_impure(impure)) == 3
 
 
-def test_the_dispatcher_and_the_simulator_admit_with_the_domains_function() -> None:
+def test_the_dispatcher_admits_with_the_domains_function_and_the_simulator_runs_the_dispatcher() -> None:
     assert dispatch.plan_admissions is admission.plan_admissions
-    assert engine.plan_admissions is admission.plan_admissions
+    assert engine.Dispatcher is dispatch.Dispatcher

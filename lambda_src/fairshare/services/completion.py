@@ -3,6 +3,8 @@ the slot released exactly once, the tenant notified); the completion handler ref
 
 from __future__ import annotations
 
+import contextlib
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.exceptions import OrphanedChildLoggerError
 
@@ -29,12 +31,11 @@ def on_state_change(deps: Deps, execution_id: str, state: str, workgroup: str | 
             logger.warning("execution not in the ledger", extra={"athena_execution_id": execution_id})
         return "not-ours"
     # the completion handler runs a batch's records side by side: correlation keys are per thread
-    try:
+    # (without a handler's logger above this one, as in the simulator, there is nothing to correlate)
+    with contextlib.suppress(OrphanedChildLoggerError):
         logger.thread_safe_append_keys(
             query_id=record.query_id, tenant=record.tenant, athena_execution_id=execution_id
         )
-    except OrphanedChildLoggerError:
-        pass  # no handler's logger above this one (the simulator runs this code): nothing to correlate
     if record.terminal:
         return "duplicate"
     try:

@@ -3,33 +3,23 @@
 Athena: per pool (DML, DDL), active = our queries + foreign queries (QUEUED + RUNNING). A start when
 the pool's total active is at its quota is answered with TooManyRequests. Foreign load is a demand
 (other users of the account) that takes free quota slots as soon as they free up, before ours, since
-it does not go through the platform; when its demand falls, its queries end.
+it does not go through the platform; when its demand falls, its queries end. Athena's usage metric is
+sampled every `usage_period_s` (the pool's total active, ours and foreign), each sample visible
+`usage_delay_s` later, as CloudWatch serves it.
 
-Dispatcher policies (`fairshare`, `weighted_fair`, `fifo`, `round_robin`) share one machinery,
-modelled on the dispatcher Lambda: a ledger view (per pool, the queries admitted and not yet known
-complete; per tenant, its running count and its service history, charged at release), an
-`EffectiveLimit` per pool under AIMD (`recover` every round,
-`on_throttle(active=ledger)` on TooManyRequests), and the start `TokenBucket`. A round runs
-- when completion events arrive, `event_delay_s` after Athena finished the query (events of the
-  same instant make one round),
-- `submit_delay_s` after a submission (a wake-up; a round already due by then serves it),
-- every `tick_s`, and
-- when start tokens ran out before the free slots did, as soon as a token is back.
+The platform's policies, `fairshare` and `weighted_fair` (its two share policies), run the platform's
+own code (`_Platform`, `fairshare.simulation.platform`): each arrival is the api's submit, each
+wake-up (`submit_delay_s` after it was sent) the dispatcher's round, each completion event
+(`event_delay_s` after Athena finished the query) the completion handler's `on_state_change` and its
+refill round, and every `tick_s` the dispatcher's tick (usage, round, reconcile), over the in-memory
+ledger. What the simulator reports of them is a prediction of the dispatcher's own behaviour.
 
-Athena's usage metric is sampled every `usage_period_s` (the pool's total active, ours and foreign);
-the tick reads the latest sample at least `usage_delay_s` old, as the dispatcher's tick reads
-CloudWatch, and turns it into the pool's `Room` with the ledger's active count of that moment.
-
-In a round the policy orders the waiting queries; each pick is started in Athena. A throttled
-pick stays at the head of its queue (I-7) and the round starts nothing more in that pool or for
-that tenant (I-5). The policies differ only in order:
-- `fairshare`: `fairshare.domain.plan_admissions` over the tenants' `TenantQueue`s (the dispatcher's
-  own code: fair share by service received, priorities, aging, hard caps, pools);
-- `weighted_fair`: the same with the `weighted_fair` share policy (Trino's least running / weight);
+The baselines model other designs:
 - `fifo`: one global FIFO by submission time (priorities and weights ignored; hard caps kept);
-- `round_robin`: one query per tenant in turn, each tenant in its `TenantQueue` order.
-
-`seed000` is the AWS sample's design: each query is started on arrival with no admission control; a
+- `round_robin`: one query per tenant in turn, each tenant in its `TenantQueue` order;
+both on a simplified dispatcher round (a ledger view, AIMD per pool, the start `TokenBucket`; a
+throttled pick stays at its head and the round starts nothing more in that pool), and
+- `seed000`, the AWS sample's design: each query is started on arrival with no admission control; a
 throttled one goes to a DLQ, and the whole DLQ is re-driven (started again, in DLQ order) every
 `tick_s`; a query throttled again goes back to the DLQ. Athena's API rate limit is not modelled.
 """
@@ -57,7 +47,6 @@ from fairshare.domain import (
 )
 from fairshare.domain.errors import QueueFull
 from fairshare.domain.model import POOLS, PoolName, SharePolicy
-from fairshare.domain.service import ServiceDecay, ServiceHistory
 from fairshare.services.completion import on_state_change
 from fairshare.services.dispatch import Dispatcher, refill
 from fairshare.services.reconcile import reconcile
@@ -291,9 +280,6 @@ class Simulation:
         self.bucket = TokenBucket.full(scenario.start_rate_per_s, scenario.start_burst, 0.0)
         self.ledger_active: dict[PoolName, int] = dict.fromkeys(POOLS, 0)
         self.ledger_running: dict[str, int] = dict.fromkeys(self._tenants, 0)
-        self._decay = ServiceDecay(scenario.share_half_life_s)
-        self.services: dict[str, ServiceHistory] = {name: ServiceHistory() for name in self._tenants}
-        self._admitted_ms: dict[str, int] = {}
 
         # Queries submitted and not yet started, per tenant, in admission order (I-5).
         self.waiting: dict[str, TenantQueue] = {name: TenantQueue() for name in self._tenants}
@@ -524,10 +510,6 @@ class Simulation:
         query = job.query
         self.ledger_active[query.pool] -= 1
         self.ledger_running[query.tenant] -= 1
-        admitted_ms = self._admitted_ms.pop(query.query_id)
-        self.services[query.tenant] = self.services[query.tenant].released(
-            admitted_ms, _ms(self.now), self._decay
-        )
         self._schedule_round(self.now)
 
     def _round(self) -> None:
@@ -549,10 +531,9 @@ class Simulation:
             return
         picks = self.ordering.plan(now, pools, self.ledger_running, tokens) if tokens > 0 else []
         blocked_pools: set[PoolName] = set()
-        blocked_tenants: set[str] = set()
         for admission in picks:
             query = admission.query
-            if query.pool in blocked_pools or query.tenant in blocked_tenants:
+            if query.pool in blocked_pools:  # as the dispatcher's round: the full pool only
                 continue
             self.bucket = self.bucket.take(1, now)
             job = self._job_of[query.query_id]
@@ -562,10 +543,6 @@ class Simulation:
                 del self._job_of[query.query_id]
                 self.ledger_active[query.pool] += 1
                 self.ledger_running[query.tenant] += 1
-                self._admitted_ms[query.query_id] = _ms(now)
-                self.services[query.tenant] = self.services[query.tenant].claimed(
-                    _ms(now), admission.lift_s, self._decay
-                )
             else:
                 # I-7: back to the head of its queue, no attempt counted; the limit steps down.
                 policy = self._limit_policies[query.pool]
@@ -574,7 +551,6 @@ class Simulation:
                 )
                 self.recorder.on_effective_limit(query.pool, self.limits[query.pool].slots, now)
                 blocked_pools.add(query.pool)
-                blocked_tenants.add(query.tenant)
         if self.bucket.available(now) < 1 and any(
             self._waiting_by_pool[pool] and self.ledger_active[pool] < self.limits[pool].slots
             for pool in POOLS
@@ -650,6 +626,7 @@ class _Platform:
             scenario.seed,
         )
         self._job_of: dict[str, Job] = {}
+        self._ids: dict[str, str] = {}
 
     # --- what the simulation delivers ------------------------------------------------------------
     def submit(self, job: Job) -> None:
@@ -658,7 +635,7 @@ class _Platform:
         submission = Submission(
             sql=sql, database=DATABASE, priority=query.priority, client_token=f"{query.query_id:0>32}"
         )
-        query_id = query_id_for(query.tenant, submission.client_token or "")
+        query_id = self._platform_id(job)
         self._job_of[query_id] = job  # before the submit: its wake-up may start it at once
         try:
             submit(self.deps, query.tenant, submission)
@@ -706,7 +683,13 @@ class _Platform:
             self.sim.recorder.on_effective_limit(pool, slots, self.sim.now)
 
     def _platform_id(self, job: Job) -> str:
-        return query_id_for(job.query.tenant, f"{job.query.query_id:0>32}")
+        """The platform's query id of a job (from its client token; computed once)."""
+        known = self._ids.get(job.query.query_id)
+        if known is None:
+            known = self._ids[job.query.query_id] = query_id_for(
+                job.query.tenant, f"{job.query.query_id:0>32}"
+            )
+        return known
 
 
 def _ms(seconds: float) -> int:

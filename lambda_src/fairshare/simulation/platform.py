@@ -210,16 +210,20 @@ class _NoResults:
 @contextmanager
 def quiet_services() -> Iterator[None]:
     """The services log every start and throttle, as a Lambda should; a simulated run of thousands
-    keeps only their errors. The level of the services' loggers is restored afterwards."""
+    keeps only their errors. The levels of the services' loggers are restored afterwards."""
     from fairshare.services import lifecycle
 
-    parent = logging.getLogger(lifecycle.logger.name.split(".", 1)[0])
-    previous = parent.level
-    parent.setLevel(logging.ERROR)
+    service = lifecycle.logger.name.split(".", 1)[0]
+    names = [n for n in list(logging.root.manager.loggerDict) if n == service or n.startswith(service + ".")]
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        parent.setLevel(previous)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def sim_deps(

@@ -169,7 +169,15 @@ class MemoryLedger:
 
     @staticmethod
     def _copy(item: _Query) -> QueryRecord:
-        return dataclasses.replace(item.record)
+        # Copy on write (`_writable`): a record once handed out never changes, as an item read from
+        # DynamoDB does not; readers must not change it either (the services never do).
+        return item.record
+
+    @staticmethod
+    def _writable(item: _Query) -> QueryRecord:
+        """The item's record, fresh for a transition to change (records handed out stay as read)."""
+        item.record = dataclasses.replace(item.record)
+        return item.record
 
     # --- queries ----------------------------------------------------------------------------------
     def get(self, query_id: str) -> QueryRecord | None:
@@ -359,7 +367,8 @@ class MemoryLedger:
                 or (lifts and not tenant.service.claimed_ms < (lift_since_ms or 0))
             ):
                 return False
-            item.record.status, item.record.admitted_at = "ADMITTED", now_ms
+            stored = self._writable(item)
+            stored.status, stored.admitted_at = "ADMITTED", now_ms
             self._index(item, None, pool)
             pool_item = self._pool(pool)
             pool_item.active = _plus(pool_item.active, 1)
@@ -375,8 +384,8 @@ class MemoryLedger:
             item = self._queries.get(query_id)
             if item is None or item.record.status != "ADMITTED":
                 return False
-            item.record.status = "RUNNING"
-            item.record.athena_execution_id, item.record.started_at = execution_id, now_ms
+            stored = self._writable(item)
+            stored.status, stored.athena_execution_id, stored.started_at = "RUNNING", execution_id, now_ms
             self._by_execution[execution_id] = query_id
             return True
 
@@ -388,7 +397,8 @@ class MemoryLedger:
             if item is None or item.record.status != "ADMITTED":
                 return False
             # I-7: back at the head with its original queue key; no attempt is counted.
-            item.record.status, item.record.admitted_at = "QUEUED", None
+            stored = self._writable(item)
+            stored.status, stored.admitted_at = "QUEUED", None
             self._index(item, record.queue_key, None)
             pool_item = self._pool(pool)
             pool_item.active = _plus(pool_item.active, -1)
@@ -401,9 +411,9 @@ class MemoryLedger:
 
     def add_attempt(self, query_id: str) -> int:
         def body() -> int:
-            record = self._queries[query_id].record
-            record.attempts += 1
-            return record.attempts
+            stored = self._writable(self._queries[query_id])
+            stored.attempts += 1
+            return stored.attempts
 
         return self._run("add_attempt", body)
 
@@ -412,7 +422,7 @@ class MemoryLedger:
             item = self._queries.get(record.query_id)
             if item is None or item.record.status not in ("ADMITTED", "RUNNING"):
                 return False  # already terminal: a duplicate releases nothing
-            stored = item.record
+            stored = self._writable(item)
             stored.status, stored.finished_at = outcome.status, outcome.finished_at
             stored.bytes_scanned = outcome.bytes_scanned
             for name in _OUTCOME_FIELDS:
@@ -444,8 +454,8 @@ class MemoryLedger:
             item = self._queries.get(record.query_id)
             if item is None or item.record.status != "QUEUED":
                 return False
-            item.record.status, item.record.finished_at = "CANCELLED", now_ms
-            item.record.error_kind = "cancelled"
+            stored = self._writable(item)
+            stored.status, stored.finished_at, stored.error_kind = "CANCELLED", now_ms, "cancelled"
             self._index(item, None, None)
             tenant = self._tenant(record.tenant)
             tenant.queued = _plus(tenant.queued, -1)
@@ -458,7 +468,7 @@ class MemoryLedger:
             item = self._queries.get(record.query_id)
             if item is None or item.record.status != "FAILED" or item.record.error_kind != "transient":
                 return False
-            stored = item.record
+            stored = self._writable(item)
             stored.status, stored.attempts = "QUEUED", 0
             stored.finished_at = stored.error_code = stored.error_message = stored.error_kind = None
             self._index(item, queue_key(record.priority, record.seq), None)
