@@ -6,15 +6,32 @@ in memory for tests and the simulator. Services import only this module, never b
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from fairshare.domain.limits import Room
+from fairshare.domain.model import PoolName
 from fairshare.domain.service import ServiceHistory
 
-QueryStatus = Literal["QUEUED", "ADMITTED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
-TERMINAL_STATUSES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+class QueryStatus(enum.StrEnum):
+    """A query's status in the ledger (`services.lifecycle` moves it). Athena's own states use the same
+    names for QUEUED, RUNNING and the three terminal ones; the platform adds ADMITTED (claimed, not
+    yet started). As a `str`, a status compares and serializes as its name."""
+
+    QUEUED = "QUEUED"
+    ADMITTED = "ADMITTED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+TERMINAL_STATUSES: frozenset[str] = frozenset(
+    {QueryStatus.SUCCEEDED, QueryStatus.FAILED, QueryStatus.CANCELLED}
+)
 ErrorKind = Literal["permanent", "transient", "cancelled", "athena"]
 
 
@@ -154,7 +171,7 @@ class QueryRecord:
     sql: str
     database: str
     workgroup: str
-    statement_class: str
+    statement_class: PoolName  # the quota pool it counts in
     priority: int
     seq: int
     submitted_at: int

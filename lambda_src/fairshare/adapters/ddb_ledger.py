@@ -23,6 +23,7 @@ from fairshare.ports import (
     Page,
     PoolRecord,
     QueryRecord,
+    QueryStatus,
     RoundState,
     TenantRecord,
     queue_key,
@@ -457,10 +458,10 @@ class DynamoLedger:
                     "REMOVE queue_tenant, queue_key",
                     "#s = :queued",
                     {},
-                    admitted="ADMITTED",
+                    admitted=QueryStatus.ADMITTED,
                     pool=pool,
                     now=now_ms,
-                    queued="QUEUED",
+                    queued=QueryStatus.QUEUED,
                 ),
                 self._pool_update(
                     pool,
@@ -515,7 +516,7 @@ class DynamoLedger:
                 ConditionExpression="#s = :admitted",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_values(
-                    running="RUNNING", e=execution_id, now=now_ms, admitted="ADMITTED"
+                    running=QueryStatus.RUNNING, e=execution_id, now=now_ms, admitted=QueryStatus.ADMITTED
                 ),
             )
             is not None
@@ -530,10 +531,10 @@ class DynamoLedger:
                     "SET #s = :queued, queue_tenant = :t, queue_key = :k REMOVE active_pool, admitted_at",
                     "#s = :admitted",
                     {},
-                    queued="QUEUED",
+                    queued=QueryStatus.QUEUED,
                     t=record.tenant,
                     k=record.queue_key,
-                    admitted="ADMITTED",
+                    admitted=QueryStatus.ADMITTED,
                 ),
                 self._pool_update(pool, "ADD #active :minus", None, minus=-1),
                 self._tenant_update(
@@ -566,8 +567,8 @@ class DynamoLedger:
             "status": outcome.status,
             "fin": outcome.finished_at,
             "bytes": outcome.bytes_scanned,
-            "admitted": "ADMITTED",
-            "running": "RUNNING",
+            "admitted": QueryStatus.ADMITTED,
+            "running": QueryStatus.RUNNING,
         }
         for name in (
             "engine_ms",
@@ -644,10 +645,10 @@ class DynamoLedger:
                     "REMOVE queue_tenant, queue_key",
                     "#s = :queued",
                     {},
-                    cancelled="CANCELLED",
+                    cancelled=QueryStatus.CANCELLED,
                     now=now_ms,
                     kind="cancelled",
-                    queued="QUEUED",
+                    queued=QueryStatus.QUEUED,
                 ),
                 self._tenant_update(record.tenant, "ADD queued :minus", None, minus=-1),
             ]
@@ -664,11 +665,11 @@ class DynamoLedger:
                     "REMOVE finished_at, error_code, error_message, error_kind",
                     "#s = :failed AND error_kind = :transient",
                     {},
-                    queued="QUEUED",
+                    queued=QueryStatus.QUEUED,
                     t=record.tenant,
                     k=queue_key(record.priority, record.seq),
                     zero=0,
-                    failed="FAILED",
+                    failed=QueryStatus.FAILED,
                     transient="transient",
                 ),
                 self._tenant_update(record.tenant, "ADD queued :one", None, one=1),

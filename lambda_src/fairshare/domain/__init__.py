@@ -30,7 +30,7 @@ from fairshare.domain.model import (
 from fairshare.domain.queue import TenantQueue, effective_priority
 from fairshare.domain.ratelimit import TokenBucket
 from fairshare.domain.service import Service, ServiceDecay, ServiceHistory
-from fairshare.domain.statements import MAX_QUERY_BYTES, StatementClass, classify_statement
+from fairshare.domain.statements import MAX_QUERY_BYTES, classify_statement
 from fairshare.domain.tenant_rules import BudgetAction
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "ServiceHistory",
     "SharePolicy",
     "Snapshot",
-    "StatementClass",
     "TenantPolicy",
     "TenantQueue",
     "TenantState",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 
 from fairshare.domain.errors import PayloadTooLarge, ValidationFailed
+from fairshare.domain.model import PoolName
 
 MAX_QUERY_BYTES = 262_144  # Athena's longest query string
 
@@ -18,11 +18,6 @@ _DML_KEYWORDS = frozenset(
 _CTAS = re.compile(
     r"^CREATE\s+(?:EXTERNAL\s+)?TABLE\b.*?\bAS\b\s*(?:\(\s*)?(?:SELECT|WITH|VALUES)\b", re.I | re.S
 )
-
-
-class StatementClass(StrEnum):
-    DML = "DML"
-    DDL = "DDL"
 
 
 def _strip_comments_and_literals(sql: str) -> tuple[str, int]:
@@ -62,7 +57,7 @@ def _strip_comments_and_literals(sql: str) -> tuple[str, int]:
     return "".join(out), separators
 
 
-def classify_statement(sql: str) -> StatementClass:
+def classify_statement(sql: str) -> PoolName:
     """Validate one SQL statement and return its pool. Raises ValidationFailed or PayloadTooLarge."""
     if not isinstance(sql, str):
         raise ValidationFailed("sql must be a string")
@@ -85,9 +80,9 @@ def classify_statement(sql: str) -> StatementClass:
         raise ValidationFailed("sql must hold exactly one statement (found ';' between statements)")
     keyword = re.split(r"[\s(]+", body.lstrip("("), maxsplit=1)[0].upper()
     if keyword == "CREATE" and _CTAS.match(body):
-        return StatementClass.DML
+        return "DML"
     if keyword in _DDL_KEYWORDS:
-        return StatementClass.DDL
+        return "DDL"
     if keyword in _DML_KEYWORDS:
-        return StatementClass.DML
+        return "DML"
     raise ValidationFailed(f"unsupported statement {keyword[:32]!r}")

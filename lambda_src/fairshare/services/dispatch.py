@@ -96,7 +96,7 @@ class Dispatcher:
             if not heads:
                 continue
             queues[name] = TenantQueue(
-                QueuedQuery(r.query_id, name, r.priority, r.seq, r.submitted_at / 1000, r.statement_class)  # type: ignore[arg-type]
+                QueuedQuery(r.query_id, name, r.priority, r.seq, r.submitted_at / 1000, r.statement_class)
                 for r in heads
             )
             records.update((r.query_id, r) for r in heads)

@@ -33,6 +33,7 @@ from fairshare.ports import (
     Finalization,
     Permanent,
     QueryRecord,
+    QueryStatus,
     QuotaThrottle,
     RateThrottle,
     Transient,
@@ -81,7 +82,7 @@ class Lifecycle:
 
     def position(self, record: QueryRecord) -> int | None:
         """Queries ahead of a queued one in its tenant's order (capped), None once it left the queue."""
-        if record.status != "QUEUED":
+        if record.status != QueryStatus.QUEUED:
             return None
         try:
             return self.deps.ledger.position(record, POSITION_CAP)
@@ -110,7 +111,7 @@ class Lifecycle:
         deps.metrics.emit(
             "AdmissionWaitMs", max(0, now_ms - record.submitted_at), "Milliseconds", tenant=record.tenant
         )
-        return dataclasses.replace(record, status="ADMITTED", admitted_at=now_ms)
+        return dataclasses.replace(record, status=QueryStatus.ADMITTED, admitted_at=now_ms)
 
     def start(self, record: QueryRecord, pool: PoolName) -> StartResult:
         """Start an ADMITTED query in Athena (I-3: the query id is the ClientRequestToken, so starting
@@ -145,7 +146,7 @@ class Lifecycle:
             logger.info("query started", extra={**log, "athena_execution_id": execution_id})
             return StartResult.STARTED
         current = deps.ledger.get(record.query_id)
-        if current is not None and current.status == "CANCELLED":
+        if current is not None and current.status == QueryStatus.CANCELLED:
             # cancelled between claim and start: the cancel released the slot; stop what we started
             try:
                 deps.athena.stop(execution_id)
@@ -169,7 +170,7 @@ class Lifecycle:
         `refill=True` when the caller admits into the freed slot itself (no wake-up then).
         """
         deps = self.deps
-        failed = execution.state == "FAILED"
+        failed = execution.state == QueryStatus.FAILED
         outcome = Finalization(
             status=execution.state,
             finished_at=deps.now_ms(),
@@ -177,7 +178,7 @@ class Lifecycle:
             engine_ms=execution.engine_ms,
             athena_queue_ms=execution.athena_queue_ms,
             error_code=execution.error_code if failed else None,
-            error_message=execution.error_message if execution.state != "SUCCEEDED" else None,
+            error_message=execution.error_message if execution.state != QueryStatus.SUCCEEDED else None,
             error_kind="athena" if failed else None,
             output_location=execution.output_location,
             day=deps.today(),
@@ -202,7 +203,7 @@ class Lifecycle:
         """An admitted query that cannot start: FAILED, its slot released; False if already final."""
         deps = self.deps
         outcome = Finalization(
-            status="FAILED",
+            status=QueryStatus.FAILED,
             finished_at=deps.now_ms(),
             error_code=code,
             error_message=message[:1000],
@@ -228,13 +229,13 @@ class Lifecycle:
         status another writer reached first). Stopping it in Athena may raise DependencyUnavailable."""
         deps = self.deps
         now_ms = deps.now_ms()
-        if record.status == "QUEUED":
+        if record.status == QueryStatus.QUEUED:
             if deps.ledger.cancel_queued(record, now_ms):
                 outcome = Finalization(
-                    status="CANCELLED", finished_at=now_ms, error_kind="cancelled", day=deps.today()
+                    status=QueryStatus.CANCELLED, finished_at=now_ms, error_kind="cancelled", day=deps.today()
                 )
                 self._ended(record, outcome, wake=False)  # it held no slot
-                return "CANCELLED"
+                return QueryStatus.CANCELLED
             record = self._current(record)  # admitted meanwhile: cancel it as active
         if record.terminal:
             return record.status
@@ -250,7 +251,7 @@ class Lifecycle:
         # Whoever moves the status first (this cancel, the completion event, reconcile) releases the
         # slot; the others' conditional writes fail and release nothing.
         outcome = Finalization(
-            status="CANCELLED",
+            status=QueryStatus.CANCELLED,
             finished_at=deps.now_ms(),
             bytes_scanned=bytes_scanned,
             error_kind="cancelled",
@@ -258,7 +259,7 @@ class Lifecycle:
         )
         if deps.ledger.finalize(record, outcome):
             self._ended(record, outcome, wake=True)
-            return "CANCELLED"
+            return QueryStatus.CANCELLED
         return self._current(record).status
 
     def _current(self, record: QueryRecord) -> QueryRecord:
@@ -273,7 +274,7 @@ class Lifecycle:
         deps = self.deps
         tenant = record.tenant
         deps.metrics.emit("CompletedQueries", 1, tenant=tenant, status=outcome.status)
-        if outcome.status == "CANCELLED":
+        if outcome.status == QueryStatus.CANCELLED:
             deps.metrics.emit("CancelledQueries", 1, tenant=tenant)
         deps.metrics.emit("BytesScanned", float(outcome.bytes_scanned), "Bytes", tenant=tenant)
         topic = deps.config.tenants[tenant].notify_topic_arn if tenant in deps.config.tenants else None

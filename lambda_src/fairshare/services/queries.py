@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from fairshare.domain.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from fairshare.domain.limits import whole_slots
 from fairshare.domain.model import POOLS
-from fairshare.ports import AthenaCallError, Permanent, QueryRecord
+from fairshare.ports import AthenaCallError, Permanent, QueryRecord, QueryStatus
 from fairshare.services.deps import Deps
 from fairshare.services.lifecycle import POSITION_CAP, Lifecycle
 
@@ -62,7 +62,7 @@ def describe(record: QueryRecord, position: int | None = None) -> dict[str, Any]
 
 def get_query(deps: Deps, tenant: str, query_id: str) -> dict[str, Any]:
     record = load_own(deps, tenant, query_id)
-    position = deps.ledger.position(record, POSITION_CAP) if record.status == "QUEUED" else None
+    position = deps.ledger.position(record, POSITION_CAP) if record.status == QueryStatus.QUEUED else None
     return describe(record, position)
 
 
@@ -70,7 +70,7 @@ def results(deps: Deps, tenant: str, query_id: str, page_token: str | None) -> d
     if page_token is not None and not _ATHENA_TOKEN.match(page_token):
         raise ValidationFailed("page_token is not valid")
     record = load_own(deps, tenant, query_id)
-    if record.status != "SUCCEEDED" or not record.athena_execution_id:
+    if record.status != QueryStatus.SUCCEEDED or not record.athena_execution_id:
         raise Conflict(f"query is {record.status}; results exist only once it SUCCEEDED")
     config = deps.config
     expiry = config.presign_expiry_s
@@ -103,9 +103,9 @@ def cancel(deps: Deps, tenant: str, query_id: str) -> dict[str, Any]:
     if record.terminal:
         raise Conflict(f"query is already {record.status}")
     status = Lifecycle(deps).cancel(record)
-    if status != "CANCELLED":
+    if status != QueryStatus.CANCELLED:
         raise Conflict(f"query is already {status}")
-    return {"query_id": query_id, "status": "CANCELLED"}
+    return {"query_id": query_id, "status": QueryStatus.CANCELLED}
 
 
 def encode_page_token(tenant: str, last_key: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger
 
 from fairshare.domain.model import POOLS
-from fairshare.ports import AthenaCallError, QueryRecord
+from fairshare.ports import AthenaCallError, QueryRecord, QueryStatus
 from fairshare.services.deps import Deps
 from fairshare.services.dispatch import Dispatcher
 from fairshare.services.lifecycle import Lifecycle, StartResult
@@ -39,7 +39,7 @@ def reconcile(deps: Deps, dispatcher: Dispatcher) -> ReconcileReport:
     for pool in POOLS:
         active = deps.ledger.active(pool)
         for record in active:
-            if record.status == "ADMITTED" and (record.admitted_at or 0) <= stale_before:
+            if record.status == QueryStatus.ADMITTED and (record.admitted_at or 0) <= stale_before:
                 # I-3: a crash after the claim (maybe after the start): the same token finds the same
                 # execution, so starting again never runs the query twice.
                 logger.info("restarting a stale claim", extra={"query_id": record.query_id})
@@ -51,7 +51,9 @@ def reconcile(deps: Deps, dispatcher: Dispatcher) -> ReconcileReport:
         overdue = [
             r
             for r in active
-            if r.status == "RUNNING" and r.athena_execution_id and (r.started_at or 0) <= grace_before
+            if r.status == QueryStatus.RUNNING
+            and r.athena_execution_id
+            and (r.started_at or 0) <= grace_before
         ]
         _poll(deps, lifecycle, overdue, report)
     _repair_counters(deps, report)

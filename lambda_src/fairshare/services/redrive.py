@@ -13,7 +13,7 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 
-from fairshare.ports import QueryRecord, QueueMessage, QueueTransport
+from fairshare.ports import QueryRecord, QueryStatus, QueueMessage, QueueTransport
 from fairshare.services.deps import Deps
 from fairshare.services.lifecycle import Lifecycle
 
@@ -69,7 +69,11 @@ def redrive(
                     break
                 budget -= 1
                 record = _lookup(deps, name, message)
-                if record is not None and record.status == "FAILED" and record.error_kind == "permanent":
+                if (
+                    record is not None
+                    and record.status == QueryStatus.FAILED
+                    and record.error_kind == "permanent"
+                ):
                     logger.info(
                         "dead letter of a permanently failed query dropped",
                         extra={"query_id": record.query_id, "queue": name},
@@ -79,7 +83,9 @@ def redrive(
                     deps.metrics.emit("DiscardedDeadLetters", 1, queue=name)
                     continue
                 transient = (
-                    record is not None and record.status == "FAILED" and record.error_kind == "transient"
+                    record is not None
+                    and record.status == QueryStatus.FAILED
+                    and record.error_kind == "transient"
                 )
                 if transient and record is not None and Lifecycle(deps).restart(record):
                     report.restarted.append(record.query_id)

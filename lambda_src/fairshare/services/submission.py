@@ -10,9 +10,9 @@ import threading
 import uuid
 from dataclasses import dataclass
 
-from fairshare.domain import BudgetExceeded, Forbidden, StatementClass, ValidationFailed, classify_statement
+from fairshare.domain import BudgetExceeded, Forbidden, ValidationFailed, classify_statement
 from fairshare.domain.errors import Conflict, DependencyUnavailable
-from fairshare.ports import DuplicateQuery, QueryRecord
+from fairshare.ports import DuplicateQuery, QueryRecord, QueryStatus
 from fairshare.services.deps import Deps
 from fairshare.services.lifecycle import Lifecycle
 
@@ -75,7 +75,7 @@ def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
     config = deps.config.tenants[tenant]
     policy = deps.config.policies[tenant]
     statement_class = classify_statement(submission.sql)
-    if statement_class is StatementClass.DDL and not policy.allow_ddl:
+    if statement_class == "DDL" and not policy.allow_ddl:
         raise Forbidden("DDL statements are not allowed for this tenant")
     database = submission.database if submission.database is not None else config.databases[0]
     if database not in config.databases:
@@ -102,11 +102,11 @@ def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
     record = QueryRecord(
         query_id=query_id,
         tenant=tenant,
-        status="QUEUED",
+        status=QueryStatus.QUEUED,
         sql=submission.sql,
         database=database,
         workgroup=config.workgroup,
-        statement_class=statement_class.value,
+        statement_class=statement_class,
         priority=priority,
         seq=seq,
         submitted_at=deps.now_ms(),

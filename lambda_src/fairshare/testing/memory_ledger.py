@@ -32,6 +32,7 @@ from fairshare.ports import (
     Page,
     PoolRecord,
     QueryRecord,
+    QueryStatus,
     RoundState,
     TenantRecord,
     queue_key,
@@ -360,7 +361,7 @@ class MemoryLedger:
             lifts = lift_s > 0 and lift_since_ms is not None
             if (
                 item is None
-                or item.record.status != "QUEUED"
+                or item.record.status != QueryStatus.QUEUED
                 or not pool_item.has_a_free_slot()
                 or not (tenant.running is None or tenant.running < tenant_cap)
                 # fair share's rejoin lifts once: not if a slot went to the tenant since it rejoined
@@ -368,7 +369,7 @@ class MemoryLedger:
             ):
                 return False
             stored = self._writable(item)
-            stored.status, stored.admitted_at = "ADMITTED", now_ms
+            stored.status, stored.admitted_at = QueryStatus.ADMITTED, now_ms
             self._index(item, None, pool)
             pool_item = self._pool(pool)
             pool_item.active = _plus(pool_item.active, 1)
@@ -382,10 +383,14 @@ class MemoryLedger:
     def mark_running(self, query_id: str, execution_id: str, now_ms: int) -> bool:
         def body() -> bool:
             item = self._queries.get(query_id)
-            if item is None or item.record.status != "ADMITTED":
+            if item is None or item.record.status != QueryStatus.ADMITTED:
                 return False
             stored = self._writable(item)
-            stored.status, stored.athena_execution_id, stored.started_at = "RUNNING", execution_id, now_ms
+            stored.status, stored.athena_execution_id, stored.started_at = (
+                QueryStatus.RUNNING,
+                execution_id,
+                now_ms,
+            )
             self._by_execution[execution_id] = query_id
             return True
 
@@ -394,11 +399,11 @@ class MemoryLedger:
     def requeue(self, record: QueryRecord, pool: str) -> bool:
         def body() -> bool:
             item = self._queries.get(record.query_id)
-            if item is None or item.record.status != "ADMITTED":
+            if item is None or item.record.status != QueryStatus.ADMITTED:
                 return False
             # I-7: back at the head with its original queue key; no attempt is counted.
             stored = self._writable(item)
-            stored.status, stored.admitted_at = "QUEUED", None
+            stored.status, stored.admitted_at = QueryStatus.QUEUED, None
             self._index(item, record.queue_key, None)
             pool_item = self._pool(pool)
             pool_item.active = _plus(pool_item.active, -1)
@@ -420,7 +425,7 @@ class MemoryLedger:
     def finalize(self, record: QueryRecord, outcome: Finalization) -> bool:
         def body() -> bool:
             item = self._queries.get(record.query_id)
-            if item is None or item.record.status not in ("ADMITTED", "RUNNING"):
+            if item is None or item.record.status not in (QueryStatus.ADMITTED, QueryStatus.RUNNING):
                 return False  # already terminal: a duplicate releases nothing
             stored = self._writable(item)
             stored.status, stored.finished_at = outcome.status, outcome.finished_at
@@ -452,10 +457,10 @@ class MemoryLedger:
     def cancel_queued(self, record: QueryRecord, now_ms: int) -> bool:
         def body() -> bool:
             item = self._queries.get(record.query_id)
-            if item is None or item.record.status != "QUEUED":
+            if item is None or item.record.status != QueryStatus.QUEUED:
                 return False
             stored = self._writable(item)
-            stored.status, stored.finished_at, stored.error_kind = "CANCELLED", now_ms, "cancelled"
+            stored.status, stored.finished_at, stored.error_kind = QueryStatus.CANCELLED, now_ms, "cancelled"
             self._index(item, None, None)
             tenant = self._tenant(record.tenant)
             tenant.queued = _plus(tenant.queued, -1)
@@ -466,10 +471,14 @@ class MemoryLedger:
     def restart_failed(self, record: QueryRecord) -> bool:
         def body() -> bool:
             item = self._queries.get(record.query_id)
-            if item is None or item.record.status != "FAILED" or item.record.error_kind != "transient":
+            if (
+                item is None
+                or item.record.status != QueryStatus.FAILED
+                or item.record.error_kind != "transient"
+            ):
                 return False
             stored = self._writable(item)
-            stored.status, stored.attempts = "QUEUED", 0
+            stored.status, stored.attempts = QueryStatus.QUEUED, 0
             stored.finished_at = stored.error_code = stored.error_message = stored.error_kind = None
             self._index(item, queue_key(record.priority, record.seq), None)
             tenant = self._tenant(record.tenant)
