@@ -20,8 +20,10 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
+from typing import Any
 
 import click
+from fairshare.config import Config, parse_config
 from fairshare.domain import (
     Admission,
     PoolState,
@@ -34,7 +36,18 @@ from fairshare.domain import (
 )
 from fairshare.domain.model import SHARE_POLICIES, PoolName, SharePolicy
 from fairshare.domain.service import Service, ServiceDecay, ServiceHistory
+from fairshare.ports import Finalization, QueryRecord
+from fairshare.services.deps import Deps
+from fairshare.services.dispatch import Dispatcher
 from fairshare.simulation.metrics import percentile
+from fairshare.testing.fakes import (
+    FakeClock,
+    FakeResultStore,
+    FixedUsage,
+    RecordingNotifier,
+    RecordingWakeups,
+)
+from fairshare.testing.memory_ledger import MemoryLedger
 from rich.console import Console
 from rich.table import Table
 
@@ -123,6 +136,171 @@ class Workload:
         self.submit(query.tenant, at=self.now)
 
 
+class _CountingMetrics:
+    """Metrics kept as counts only: a round emits two gauges per tenant, which a bench need not keep."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def emit(self, name: str, value: float, unit: str = "Count", **dimensions: str) -> None:
+        self.count += 1
+
+
+class _InstantAthena:
+    """StartQueryExecution that always succeeds at once (the bench measures the platform's side)."""
+
+    def __init__(self) -> None:
+        self.started = 0
+
+    def start(self, query_id: str, sql: str, workgroup: str, database: str) -> str:
+        self.started += 1
+        return f"exec-{query_id}"
+
+    def stop(self, execution_id: str) -> None: ...
+
+    def get(self, execution_id: str) -> Any:
+        raise NotImplementedError
+
+    def batch_get(self, execution_ids: Any) -> list[Any]:
+        return []
+
+    def results(self, execution_id: str, page_token: str | None, max_results: int) -> Any:
+        raise NotImplementedError
+
+
+class DispatcherWorkload:
+    """The same tenants and queues as `Workload`, in the in-memory ledger, admitted by the
+    dispatcher's own round (`services.dispatch.Dispatcher.run_round`): its ledger reads (round state,
+    each eligible tenant's queued heads), plan, token bucket, claims, starts and RUNNING writes."""
+
+    def __init__(self, source: Workload, limit: int, share: SharePolicy) -> None:
+        self.rng = source.rng
+        self.config = _config(source.policies, limit, share)
+        self.clock = FakeClock()
+        self.ledger = MemoryLedger(self.config.query_ttl_days, self.config.decay)
+        self.deps = Deps(
+            config=self.config,
+            ledger=self.ledger,
+            athena=_InstantAthena(),
+            clock=self.clock,
+            metrics=_CountingMetrics(),
+            notifier=RecordingNotifier(),
+            wakeups=RecordingWakeups(),
+            results=FakeResultStore(),
+            usage=FixedUsage(),
+            concurrency=1,
+        )
+        for pool, ceiling in (("DML", float(limit)), ("DDL", 20.0)):
+            self.ledger.ensure_pool(pool, ceiling, self.clock.now())
+        self.seq = 0
+        for queue in source.queues.values():
+            for query in queue.ordered(source.now):
+                self.submit(query.tenant, query.priority, query.pool)
+        self.running: list[str] = []
+
+    def submit(self, tenant: str, priority: int, pool: PoolName) -> None:
+        self.seq += 1
+        now_ms = self.deps.now_ms()
+        record = QueryRecord(
+            query_id=f"q{self.seq:09d}",
+            tenant=tenant,
+            status="QUEUED",
+            sql="SELECT 1",
+            database="default",
+            workgroup=f"wg-{tenant}",
+            statement_class=pool,
+            priority=priority,
+            seq=self.seq,
+            submitted_at=now_ms,
+        )
+        self.ledger.submit(record, 10**9)
+
+    def complete(self, count: int) -> None:
+        """Release `count` running queries (the completions' writes), and queue as many again."""
+        for _ in range(min(count, len(self.running))):
+            record = self.ledger.get(self.running.pop(self.rng.randrange(len(self.running))))
+            assert record is not None
+            outcome = Finalization(status="SUCCEEDED", finished_at=self.deps.now_ms(), day=self.deps.today())
+            self.ledger.finalize(record, outcome)
+            self.submit(record.tenant, record.priority, record.statement_class)
+
+    def round(self) -> int:
+        report = Dispatcher(self.deps).run_round()
+        self.running.extend(report.started)
+        return len(report.started)
+
+
+def _config(policies: list[TenantPolicy], limit: int, share: SharePolicy) -> Config:
+    return parse_config(
+        {
+            "stage": "bench",
+            "queries_table": "q",
+            "state_table": "s",
+            "submissions_queue_url": "bench://submissions",
+            "submissions_dlq_url": "bench://submissions-dlq",
+            "events_queue_url": "bench://events",
+            "events_dlq_url": "bench://events-dlq",
+            "results_bucket": "bench-results",
+            "pools": {"DML": {"quota": limit}, "DDL": {"quota": 20}},
+            "tenants": {
+                p.name: {
+                    "weight": p.weight,
+                    "max_concurrency": p.max_concurrency,
+                    "max_queued": p.max_queued,
+                    "allow_ddl": p.allow_ddl,
+                    "priority_levels": p.priority_levels,
+                    "aging_seconds": p.aging_seconds,
+                    "max_aging_boost": p.max_aging_boost,
+                    "workgroup": f"wg-{p.name}",
+                }
+                for p in policies
+            },
+            # the start rate is not what this measures
+            "start_rate_per_s": 1e9,
+            "start_burst": 10**9,
+            "share_policy": share,
+        }
+    )
+
+
+def _dispatcher_rounds(
+    workload: Workload, limit: int, share: SharePolicy, batch: tuple[int, int], seconds: float
+) -> Table:
+    built = time.perf_counter()
+    rounds = DispatcherWorkload(workload, limit, share)
+    build_s = time.perf_counter() - built
+    latencies: list[float] = []
+    decisions = calls = heads = 0
+    busy_s = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        rounds.complete(rounds.rng.randint(*batch))
+        rounds.clock.advance(0.5)
+        calls_before = sum(rounds.ledger.calls.values())
+        heads -= rounds.ledger.calls.get("queued_heads", 0)
+        started = time.process_time()
+        decisions += rounds.round()
+        latencies.append(time.process_time() - started)
+        busy_s += latencies[-1]
+        calls += sum(rounds.ledger.calls.values()) - calls_before
+        heads += rounds.ledger.calls.get("queued_heads", 0)
+    table = Table(
+        title=f"dispatcher round, in-memory ledger ({share}), {len(workload.policies):,} tenants",
+        title_justify="left",
+    )
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("admission decisions per second (whole dispatcher round)", f"{decisions / busy_s:,.0f}")
+    table.add_row("rounds", f"{len(latencies):,}")
+    table.add_row("decisions per round (mean)", f"{decisions / len(latencies):.1f}")
+    table.add_row("round latency p50 (CPU)", f"{percentile(latencies, 50) * 1e3:.1f} ms")
+    table.add_row("round latency p99 (CPU)", f"{percentile(latencies, 99) * 1e3:.1f} ms")
+    table.add_row("ledger calls per round (mean)", f"{calls / len(latencies):,.0f}")
+    table.add_row("  of them queued-heads reads (tenants x levels)", f"{heads / len(latencies):,.0f}")
+    table.add_row("set-up (queueing in the ledger)", f"{build_s:.2f} s")
+    return table
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--tenants", default=1000, show_default=True, type=click.IntRange(min=1))
 @click.option("--queued", default=100_000, show_default=True, type=click.IntRange(min=1))
@@ -133,10 +311,24 @@ class Workload:
 @click.option("--seconds", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="time budget")
 @click.option("--seed", default=7, show_default=True)
 @click.option("--share", default="fair_share", show_default=True, type=click.Choice(SHARE_POLICIES))
+@click.option(
+    "--round-seconds",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="time budget of the dispatcher's whole round (0: skip it)",
+)
 def main(
-    tenants: int, queued: int, limit: int, batch: str, seconds: float, seed: int, share: SharePolicy
+    tenants: int,
+    queued: int,
+    limit: int,
+    batch: str,
+    seconds: float,
+    seed: int,
+    share: SharePolicy,
+    round_seconds: float,
 ) -> None:
-    """Measure admission decisions per second through plan_admissions."""
+    """Measure admission decisions per second through plan_admissions, then through the dispatcher's round."""
     low, _, high = batch.partition("-")
     batch_low, batch_high = int(low), int(high or low)
     console = Console()
@@ -175,7 +367,7 @@ def main(
     table.add_column("value", justify="right")
     table.add_row("admission decisions per second (plan_admissions)", f"{decisions / plan_s:,.0f}")
     table.add_row(
-        "decisions per second, whole round (snapshot + plan + apply)", f"{decisions / round_s:,.0f}"
+        "decisions per second, core round (snapshot + plan + apply, no ledger)", f"{decisions / round_s:,.0f}"
     )
     table.add_row("decisions per second of wall time (plan_admissions)", f"{decisions / plan_wall_s:,.0f}")
     table.add_row("calls", f"{calls:,}")
@@ -186,6 +378,12 @@ def main(
     table.add_row("queued at the end", f"{sum(len(queue) for queue in workload.queues.values()):,}")
     table.add_row("set-up (building the queues)", f"{build_s:.2f} s")
     console.print(table)
+    if round_seconds > 0:
+        console.print(
+            _dispatcher_rounds(
+                Workload(tenants, queued, seed), limit, share, (batch_low, batch_high), round_seconds
+            )
+        )
 
 
 if __name__ == "__main__":
