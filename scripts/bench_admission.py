@@ -39,15 +39,15 @@ from fairshare.domain.service import Service, ServiceDecay, ServiceHistory
 from fairshare.ports import Finalization, QueryRecord
 from fairshare.services.deps import Deps
 from fairshare.services.dispatch import Dispatcher
-from fairshare.simulation.metrics import percentile
-from fairshare.testing.fakes import (
+from fairshare_tools.simulation.metrics import percentile
+from fairshare_tools.testing.fakes import (
     FakeClock,
     FakeResultStore,
     FixedUsage,
     RecordingNotifier,
     RecordingWakeups,
 )
-from fairshare.testing.memory_ledger import MemoryLedger
+from fairshare_tools.testing.memory_ledger import MemoryLedger
 from rich.console import Console
 from rich.table import Table
 

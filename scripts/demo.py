@@ -19,12 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-from fairshare.tooling.loadgen import LoadGenerator, LoadPlan, Snapshot, TenantTarget
-from fairshare.tooling.loadgen_cli import live_table, report_table, tenant_table
-from fairshare.tooling.localplatform import LocalPlatform, aws_client
-from fairshare.tooling.loopbench_cli import AthenaWatch, platform_figures, run_direct, stage_config, warm_up
-from fairshare.tooling.usage import aggregate, cross_check_athena, day_range_ms, fetch_records
-from fairshare.tooling.usage_cli import usage_table
+from fairshare_tools.tooling.loadgen import LoadGenerator, LoadPlan, Snapshot, TenantTarget
+from fairshare_tools.tooling.loadgen_cli import live_table, report_table, tenant_table
+from fairshare_tools.tooling.localplatform import LocalPlatform, aws_client
+from fairshare_tools.tooling.loopbench_cli import (
+    AthenaWatch,
+    platform_figures,
+    run_direct,
+    stage_config,
+    warm_up,
+)
+from fairshare_tools.tooling.usage import aggregate, cross_check_athena, day_range_ms, fetch_records
+from fairshare_tools.tooling.usage_cli import usage_table
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Terraform per stage with guard rails: `deploy.py STAGE {init,plan,apply,output,destroy}` (see --help)."""
 
-from fairshare.tooling.deploy_cli import main
+from fairshare_tools.tooling.deploy_cli import main
 
 if __name__ == "__main__":
     main()

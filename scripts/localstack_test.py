@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fairshare.tooling.localplatform import OUTPUTS_ENV, LocalPlatform
+from fairshare_tools.tooling.localplatform import OUTPUTS_ENV, LocalPlatform
 from rich.console import Console
 from rich.table import Table
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Build `.build/lambda/fairshare.zip`: the `fairshare` package plus its runtime dependencies.
+"""Build `.build/lambda/fairshare.zip`: the runtime package `fairshare`, all of it (the tools live in
+`fairshare_tools`, which never ships), plus its runtime dependencies.
 
 - Dependencies come from `lambda_src/requirements.txt`, installed for the Lambda runtime
   (manylinux2014_x86_64, CPython 3.12, wheels only) into a cache folder keyed by the requirements'
@@ -33,10 +34,8 @@ PLATFORM = "manylinux2014_x86_64"
 PYTHON_VERSION = "3.12"
 # Shipped by the Lambda runtime; bundling them would add ~30 MB and shadow the runtime's copies.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
-# Operator tooling and test doubles that run outside Lambda.
-EXCLUDED_MODULES = ("testing", "cli", "tooling", "simulation", "client.py")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-BUILD_FORMAT = "1"  # bump when the layout of the zip changes
+BUILD_FORMAT = "2"  # bump when the layout of the zip changes
 
 
 def _source_files() -> list[Path]:
@@ -44,8 +43,6 @@ def _source_files() -> list[Path]:
     for path in sorted(PACKAGE.rglob("*")):
         relative = path.relative_to(PACKAGE)
         if not path.is_file() or "__pycache__" in relative.parts or path.suffix in (".pyc", ".pyo"):
-            continue
-        if relative.parts[0] in EXCLUDED_MODULES:
             continue
         files.append(path)
     return files

@@ -7,7 +7,7 @@
 
 `--json` prints exactly one JSON document: for one scenario `{"scenario", "policies"}`; for several,
 `{"scenarios": [<one per scenario>], "checks": [...]}`. The engine and the metric definitions live in
-`fairshare.simulation` (see `fairshare/simulation/metrics.py`).
+`fairshare_tools.simulation` (see `fairshare_tools/simulation/metrics.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
-from fairshare.simulation import (
+from fairshare_tools.simulation import (
     POLICIES,
     PolicyName,
     Scenario,
@@ -29,8 +29,14 @@ from fairshare.simulation import (
     load_scenario,
     simulate,
 )
-from fairshare.simulation.report import checks_table, live_board, policy_table, tenant_table, timeline_table
-from fairshare.simulation.targets import evaluate
+from fairshare_tools.simulation.report import (
+    checks_table,
+    live_board,
+    policy_table,
+    tenant_table,
+    timeline_table,
+)
+from fairshare_tools.simulation.targets import evaluate
 from rich.console import Console
 from rich.live import Live
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Per-tenant and per-user usage from the ledger over a date range (see --help)."""
 
-from fairshare.tooling.usage_cli import main
+from fairshare_tools.tooling.usage_cli import main
 
 if __name__ == "__main__":
     main()

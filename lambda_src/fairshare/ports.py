@@ -1,6 +1,6 @@
 """Ports: the small interfaces the services need from the outside world.
 
-Adapters (`fairshare.adapters`) implement them with boto3; `fairshare.testing.fakes` implements them
+Adapters (`fairshare.adapters`) implement them with boto3; `fairshare_tools.testing.fakes` implements them
 in memory for tests and the simulator. Services import only this module, never boto3.
 """
 
@@ -275,7 +275,7 @@ class DuplicateQuery(Exception):
 
 
 # The ledger's port, split by responsibility. `Ledger` combines them; `fairshare.adapters.ddb_ledger`
-# implements it on DynamoDB and `fairshare.testing.memory_ledger` in memory, and one conformance suite
+# implements it on DynamoDB and `fairshare_tools.testing.memory_ledger` in memory, and one conformance suite
 # (`tests/conformance`) holds both to the same conditions.
 class QueryStore(Protocol):
     """Reads of the `queries` table and its sparse indexes."""

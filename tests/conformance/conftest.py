@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from fairshare.adapters.ddb_ledger import DynamoLedger
 from fairshare.domain.service import ServiceDecay
 from fairshare.ports import Ledger
-from fairshare.testing.memory_ledger import MemoryLedger
+from fairshare_tools.testing.memory_ledger import MemoryLedger
 
 from tests.integration.conftest import SerializedCalls, create_tables
 from tests.reliability.harness import aws_env

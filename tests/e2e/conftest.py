@@ -1,6 +1,6 @@
 """End-to-end tests: the deployed `local` stage on LocalStack, used as tenants use it (through the API).
 
-`make localstack-test` brings the platform up (fairshare.tooling.localplatform), writes the stage's
+`make localstack-test` brings the platform up (fairshare_tools.tooling.localplatform), writes the stage's
 Terraform outputs to the file named by FAIRSHARE_E2E_OUTPUTS and runs this folder.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fairshare.client import Client, QueryStatus
-from fairshare.tooling.localplatform import LOCALSTACK_ENDPOINT, OUTPUTS_ENV, aws_client, emulator_admin
-from fairshare.tooling.stage import StageAccess, stage_access
-from fairshare.tooling.stage import output_value as read_output
+from fairshare_tools.client import Client, QueryStatus
+from fairshare_tools.tooling.localplatform import LOCALSTACK_ENDPOINT, OUTPUTS_ENV, aws_client, emulator_admin
+from fairshare_tools.tooling.stage import StageAccess, stage_access
+from fairshare_tools.tooling.stage import output_value as read_output
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from fairshare.client import Client
+from fairshare_tools.client import Client
 
 from .conftest import hint, wait_all
 

@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 import pytest
 import requests
-from fairshare.client import ApiError, Client
-from fairshare.tooling.localplatform import trips_csv
+from fairshare_tools.client import ApiError, Client
+from fairshare_tools.tooling.localplatform import trips_csv
 
 from .conftest import hint, wait_all
 

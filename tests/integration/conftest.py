@@ -23,7 +23,7 @@ from fairshare.adapters.sqs import SqsWakeups
 from fairshare.adapters.usage import CloudWatchUsage
 from fairshare.config import Config, parse_config
 from fairshare.services.deps import Deps
-from fairshare.testing.fakes import FakeAthena, FakeClock, RecordingMetrics
+from fairshare_tools.testing.fakes import FakeAthena, FakeClock, RecordingMetrics
 from moto import mock_aws
 
 REGION = "us-east-1"

@@ -8,7 +8,7 @@ A seeded, single-threaded driver on a simulated clock interleaves, one simulated
   come back, after `max_receive_count` receives they move to the DLQ; some batches are delivered twice);
 - the dispatcher handler on batches of the submissions queue, up to 10 rounds in parallel threads;
 - every 60 s the tick (a round and reconcile) and the redrive handler.
-Faults come from `fairshare.testing.faults`. Query items that reached a terminal state are moved out of
+Faults come from `fairshare_tools.testing.faults`. Query items that reached a terminal state are moved out of
 the table into the harness's books (as the table's TTL would), so moto's index scans stay small.
 At the end the driver runs until quiescent, then checks I-1, I-2, I-3, the counters, I-8, and that
 no handler (or completion record) raised anything but the injected faults' errors.
@@ -40,8 +40,8 @@ from fairshare.config import parse_config
 from fairshare.domain.limits import whole_slots
 from fairshare.ports import TERMINAL_STATUSES
 from fairshare.services.deps import Deps
-from fairshare.testing.fakes import FakeClock
-from fairshare.testing.faults import (
+from fairshare_tools.testing.fakes import FakeClock
+from fairshare_tools.testing.faults import (
     ATHENA_FAILURE_MARKER,
     PERMANENT_MARKER,
     AthenaFaults,

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 from click.testing import CliRunner
-from fairshare.cli.tenantctl import cli
+from fairshare_tools.cli.tenantctl import cli
 
 from tests.integration.conftest import BUCKET, Platform, api_event
 
@@ -83,7 +83,7 @@ class _Session(requests.Session):
 @pytest.fixture(scope="module")
 def stage(shared_platform: Platform) -> Iterator[Platform]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("fairshare.client.requests.Session", _Session)
+        patch.setattr("fairshare_tools.client.requests.Session", _Session)
         yield shared_platform
 
 

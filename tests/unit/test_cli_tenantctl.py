@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from fairshare.cli.tenantctl import cli
-from fairshare.tooling.fakeapi import FakeTenantApi, serve
+from fairshare_tools.cli.tenantctl import cli
+from fairshare_tools.tooling.fakeapi import FakeTenantApi, serve
 
 
 @pytest.fixture
@@ -205,5 +205,5 @@ def test_the_console_script_is_declared_and_importable() -> None:
     from importlib.metadata import entry_points
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "tenantctl"]
-    assert script.value == "fairshare.cli.tenantctl:main"
-    assert script.load().__module__ == "fairshare.cli.tenantctl"
+    assert script.value == "fairshare_tools.cli.tenantctl:main"
+    assert script.load().__module__ == "fairshare_tools.cli.tenantctl"

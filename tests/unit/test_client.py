@@ -6,8 +6,8 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from fairshare.client import ApiError, Client, QuerySpec, WaitTimeout, parse_query_file
-from fairshare.tooling.fakeapi import FakeTenantApi, serve
+from fairshare_tools.client import ApiError, Client, QuerySpec, WaitTimeout, parse_query_file
+from fairshare_tools.tooling.fakeapi import FakeTenantApi, serve
 
 
 @pytest.fixture

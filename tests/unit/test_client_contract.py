@@ -19,13 +19,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
-from fairshare.cli.tenantctl import cli
-from fairshare.client import ApiError, Client
 
 # The handlers' loggers bind to the process's stdout when their modules are first imported: import
 # them now, so that a pump thread's first round during a CliRunner invocation logs to the real stdout
 # and not into the output under test.
 from fairshare.handlers import api, completion, dispatcher  # noqa: F401
+from fairshare_tools.cli.tenantctl import cli
+from fairshare_tools.client import ApiError, Client
 
 from tests.integration.conftest import (
     BUCKET,

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fairshare.tooling import deploy_cli
-from fairshare.tooling.deploy import (
+from fairshare_tools.tooling import deploy_cli
+from fairshare_tools.tooling.deploy import (
     EXIT_CHECKOV,
     EXIT_PACKAGING,
     EXIT_REFUSED,
@@ -29,7 +29,7 @@ from fairshare.tooling.deploy import (
     resolve_aws_credentials,
     terraform_env,
 )
-from fairshare.tooling.terraform import Terraform, TerraformFailed, parse_diagnostics, progress_of
+from fairshare_tools.tooling.terraform import Terraform, TerraformFailed, parse_diagnostics, progress_of
 
 # python-terraform 0.10.1 logs failures with the deprecated Logger.warn.
 pytestmark = pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated:DeprecationWarning")
@@ -310,8 +310,8 @@ def test_apply_refuses_a_plan_made_from_another_zip_but_ignores_tooling_edits(
     zip_path.write_bytes(b"zip one")
     deploy, _ = deployer(repo, "local", fake_tf, FakeRun())
     deploy.plan()
-    (repo / "lambda_src" / "fairshare" / "tooling").mkdir()
-    (repo / "lambda_src" / "fairshare" / "tooling" / "deploy.py").write_text("changed = True\n")
+    (repo / "lambda_src" / "fairshare_tools" / "tooling").mkdir(parents=True)
+    (repo / "lambda_src" / "fairshare_tools" / "tooling" / "deploy.py").write_text("changed = True\n")
     zip_path.write_bytes(b"zip two")
     with pytest.raises(DeployError, match="Lambda package changed since the plan"):
         deploy.apply(yes=False)

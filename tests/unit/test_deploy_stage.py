@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fairshare.cli.settings import load_profile
-from fairshare.tooling.deploy import DeployError
-from fairshare.tooling.loadgen import TenantTarget
-from fairshare.tooling.loadgen_cli import parse_tenants
-from fairshare.tooling.stage import merge_profiles, output_value, read_stage_access, stage_access
+from fairshare_tools.cli.settings import load_profile
+from fairshare_tools.tooling.deploy import DeployError
+from fairshare_tools.tooling.loadgen import TenantTarget
+from fairshare_tools.tooling.loadgen_cli import parse_tenants
+from fairshare_tools.tooling.stage import merge_profiles, output_value, read_stage_access, stage_access
 
 # `terraform output -json` of a stage root: the platform module's `stage_outputs` as one `platform`
 # object, and the tenants' API keys apart, sensitive (terraform/stages/*/outputs.tf).

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fairshare.domain import admission
 from fairshare.services import dispatch
-from fairshare.simulation import engine
+from fairshare_tools.simulation import engine
 
 DOMAIN = Path(admission.__file__).resolve().parent
 SOURCES = sorted(DOMAIN.glob("*.py"))

@@ -73,7 +73,7 @@ def test_the_files_the_document_names_exist() -> None:
     assert named, "the document names no file: the pattern is broken"
     missing = []
     for name in sorted(named):
-        candidates = [ROOT / name, ROOT / "lambda_src" / "fairshare" / name]
+        candidates = [ROOT / name, ROOT / "lambda_src" / "fairshare" / name, ROOT / "lambda_src" / name]
         if not any(c.exists() for c in candidates):
             missing.append(name)
     assert missing == []

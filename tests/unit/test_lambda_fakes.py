@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fairshare.ports import Permanent, QuotaThrottle, Transient
-from fairshare.testing.fakes import FakeAthena, FakeClock
+from fairshare_tools.testing.fakes import FakeAthena, FakeClock
 
 TOKEN = "4c8f2d6e-0a3b-4e3e-9b61-9c4f7c8e1a20"
 

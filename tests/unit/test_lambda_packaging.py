@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -43,4 +44,16 @@ def test_the_zip_leaves_out_bytecode_tests_doubles_and_operator_tools() -> None:
     assert "fairshare/handlers/api.py" in names
     assert "fairshare/domain/admission.py" in names
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
-    assert not any(n.startswith(("fairshare/testing/", "fairshare/cli/")) for n in names)
+    assert not any(n.startswith("fairshare_tools/") for n in names)  # the tools never ship
+    assert "fairshare/wiring.py" in names and "fairshare/services/lifecycle.py" in names
+
+
+def test_the_runtime_package_never_imports_the_tools() -> None:
+    """What ships must run without what does not: no module of `fairshare` imports `fairshare_tools`."""
+    runtime = SCRIPT.parents[1] / "lambda_src" / "fairshare"
+    importing = [
+        str(path.relative_to(runtime))
+        for path in sorted(runtime.rglob("*.py"))
+        if re.search(r"^\s*(from|import)\s+fairshare_tools\b", path.read_text(), re.M)
+    ]
+    assert importing == []

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fairshare.tooling.fakeapi import FakeTenantApi, serve
-from fairshare.tooling.loadgen import (
+from fairshare_tools.tooling.fakeapi import FakeTenantApi, serve
+from fairshare_tools.tooling.loadgen import (
     LoadGenerator,
     LoadPlan,
     LoadReport,
@@ -25,7 +25,7 @@ from fairshare.tooling.loadgen import (
     percentile,
     schedule,
 )
-from fairshare.tooling.loadgen_cli import live_table, main, parse_tenants, snapshot_line
+from fairshare_tools.tooling.loadgen_cli import live_table, main, parse_tenants, snapshot_line
 from rich.console import Console
 
 ALPHA, BETA = TenantTarget("alpha", "key-a"), TenantTarget("beta", "key-b")

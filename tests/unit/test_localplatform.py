@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fairshare.tooling.localplatform import trips_csv
+from fairshare_tools.tooling.localplatform import trips_csv
 
 
 def test_the_sample_table_is_deterministic() -> None:

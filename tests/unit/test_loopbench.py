@@ -1,12 +1,12 @@
-"""The control-loop benchmark's arithmetic (`fairshare.tooling.loopbench`), on hand-made runs."""
+"""The control-loop benchmark's arithmetic (`fairshare_tools.tooling.loopbench`), on hand-made runs."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from fairshare.tooling.loadgen import PlannedQuery, TenantTarget
-from fairshare.tooling.loopbench import (
+from fairshare_tools.tooling.loadgen import PlannedQuery, TenantTarget
+from fairshare_tools.tooling.loopbench import (
     Admission,
     Backlog,
     DirectCaller,

@@ -10,7 +10,7 @@ from fairshare.services.dispatch import Dispatcher, refill
 from fairshare.services.lifecycle import Lifecycle, StartResult
 from fairshare.services.reconcile import STALE_ADMITTED_S, reconcile
 from fairshare.services.submission import Submission, submit
-from fairshare.testing.stage import MemoryStage, memory_stage
+from fairshare_tools.testing.stage import MemoryStage, memory_stage
 from memory_stage_config import stage_config
 
 

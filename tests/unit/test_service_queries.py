@@ -8,7 +8,7 @@ from fairshare.domain.errors import Conflict, DependencyUnavailable, NotFound
 from fairshare.ports import Finalization, QueryRecord, Transient
 from fairshare.services import queries
 from fairshare.services.submission import Submission, submit
-from fairshare.testing.stage import MemoryStage, memory_stage
+from fairshare_tools.testing.stage import MemoryStage, memory_stage
 from memory_stage_config import stage_config
 
 

@@ -7,7 +7,7 @@ import pytest
 from fairshare.domain.errors import BudgetExceeded, Conflict, DependencyUnavailable, Forbidden, QueueFull
 from fairshare.ports import DuplicateQuery, Finalization, QueryRecord
 from fairshare.services.submission import Submission, submit
-from fairshare.testing.stage import MemoryStage, memory_stage
+from fairshare_tools.testing.stage import MemoryStage, memory_stage
 from memory_stage_config import stage_config
 
 TOKEN = "client-token-0123456789abcdef-0001"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fairshare.simulation import (
+from fairshare_tools.simulation import (
     Scenario,
     ScenarioError,
     Simulation,
@@ -19,9 +19,9 @@ from fairshare.simulation import (
     parse_scenario,
     simulate,
 )
-from fairshare.simulation.engine import AthenaQuota
-from fairshare.simulation.metrics import jain_index, percentile
-from fairshare.simulation.targets import evaluate
+from fairshare_tools.simulation.engine import AthenaQuota
+from fairshare_tools.simulation.metrics import jain_index, percentile
+from fairshare_tools.simulation.targets import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scripts" / "scenarios"

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from fairshare.domain.model import POOLS
-from fairshare.simulation import Scenario, Simulation, SimulationView, parse_scenario
+from fairshare_tools.simulation import Scenario, Simulation, SimulationView, parse_scenario
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 

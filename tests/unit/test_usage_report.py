@@ -16,7 +16,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from click.testing import CliRunner
 from fairshare.ports import QueryRecord
-from fairshare.tooling.usage import (
+from fairshare_tools.tooling.usage import (
     ALL_USERS,
     aggregate,
     cross_check_athena,
@@ -24,7 +24,7 @@ from fairshare.tooling.usage import (
     fetch_records,
     to_csv,
 )
-from fairshare.tooling.usage_cli import main
+from fairshare_tools.tooling.usage_cli import main
 from moto import mock_aws
 
 DAY_MS = 86_400_000

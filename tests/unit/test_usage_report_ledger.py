@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from fairshare.tooling.usage import aggregate, cross_check_athena, fetch_records
+from fairshare_tools.tooling.usage import aggregate, cross_check_athena, fetch_records
 
 from tests.integration.conftest import (
     Platform,

@@ -13,7 +13,7 @@ locals {
 }
 
 # The one object a stage root outputs (as `platform`; the API keys go separately, as a sensitive output):
-# what the tools read to reach a stage (fairshare.tooling.stage) and what an operator looks up.
+# what the tools read to reach a stage (fairshare_tools.tooling.stage) and what an operator looks up.
 output "stage_outputs" {
   description = "What a stage root outputs as `platform`: invoke_url, rest_api_id, api_stage_name, api_key_ids, table_names, queue_urls, function_names, results_bucket, workgroup_names, config_s3_uri, alarm_topic_arn, dashboard_name, region."
   value = {

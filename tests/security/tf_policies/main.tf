@@ -20,10 +20,12 @@ variable "package_path" {
 module "platform" {
   source = "../../../terraform/modules/platform"
 
-  name_prefix  = "fairshare"
-  stage        = "lp"
+  stage = {
+    name        = "lp"
+    name_prefix = "fairshare"
+    kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  }
   package_path = var.package_path
-  kms_key_arn  = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 
   tenants = {
     analytics = {

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fairshare.client import TERMINAL_STATUSES, ApiError, Client, QueryStatus, Usage
+from fairshare_tools.client import TERMINAL_STATUSES, ApiError, Client, QueryStatus, Usage
 
 DEFAULT_SQL = "SELECT {n} AS n /* fairshare:duration={duration:g} scanned={scanned} */"
 

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from fairshare.cli.render import stdout_console
-from fairshare.tooling.loadgen import (
+from fairshare_tools.cli.render import stdout_console
+from fairshare_tools.tooling.loadgen import (
     LoadGenerator,
     LoadPlan,
     LoadReport,
@@ -256,9 +256,9 @@ def main(
     """Load-test a stage's tenant API; exit 0 when every accepted query SUCCEEDED, 1 otherwise."""
     stage_keys: Mapping[str, str] | None = None
     if stage:
-        from fairshare.tooling.deploy import DeployError, find_repo_root
-        from fairshare.tooling.stage import read_stage_access
-        from fairshare.tooling.terraform import TerraformFailed
+        from fairshare_tools.tooling.deploy import DeployError, find_repo_root
+        from fairshare_tools.tooling.stage import read_stage_access
+        from fairshare_tools.tooling.terraform import TerraformFailed
 
         try:
             access = read_stage_access(find_repo_root(), stage)
@@ -292,7 +292,7 @@ def main(
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     with ExitStack() as stack:
         if fake_api:
-            from fairshare.tooling.fakeapi import FakeTenantApi, serve
+            from fairshare_tools.tooling.fakeapi import FakeTenantApi, serve
 
             fake = FakeTenantApi(api_keys={t.api_key: t.name for t in tenants}, queue_s=0.2)
             endpoint = stack.enter_context(serve(fake))

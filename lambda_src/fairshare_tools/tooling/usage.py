@@ -16,7 +16,8 @@ from typing import Any
 
 from fairshare.adapters.ddb_ledger import record_from_item
 from fairshare.ports import QueryRecord
-from fairshare.tooling.loadgen import percentile
+
+from fairshare_tools.tooling.loadgen import percentile
 
 ALL_USERS = "*"
 NO_USER = "-"

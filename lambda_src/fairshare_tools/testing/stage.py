@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from fairshare.config import Config
 from fairshare.services.deps import Deps
-from fairshare.testing.fakes import (
+
+from fairshare_tools.testing.fakes import (
     FakeAthena,
     FakeClock,
     FakeResultStore,
@@ -16,7 +17,7 @@ from fairshare.testing.fakes import (
     RecordingNotifier,
     RecordingWakeups,
 )
-from fairshare.testing.memory_ledger import MemoryLedger
+from fairshare_tools.testing.memory_ledger import MemoryLedger
 
 
 @dataclass

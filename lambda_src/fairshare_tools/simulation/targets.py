@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fairshare.simulation.scenario import Scenario
+from fairshare_tools.simulation.scenario import Scenario
 
 SATURATED_FRACTION = 0.9
 UTILIZATION_RATIO_TARGET = 0.98

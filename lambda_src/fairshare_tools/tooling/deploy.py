@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fairshare.tooling.terraform import Terraform
+from fairshare_tools.tooling.terraform import Terraform
 
 REAL_STAGES = ("dev", "stg", "prod")
 LOCAL_STAGE = "local"

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fairshare.tooling.deploy import LOCAL_STAGE, make_deployer
-from fairshare.tooling.stage import (
+from fairshare_tools.tooling.deploy import LOCAL_STAGE, make_deployer
+from fairshare_tools.tooling.stage import (
     DEFAULT_LOCALSTACK_ENDPOINT,
     LOCALSTACK_CREDENTIALS,
     LOCALSTACK_ENDPOINT_ENV,

@@ -7,7 +7,8 @@ import random
 from dataclasses import dataclass
 
 from fairshare.domain.model import PoolName, QueuedQuery
-from fairshare.simulation.scenario import (
+
+from fairshare_tools.simulation.scenario import (
     BurstArrivals,
     ChoiceDuration,
     Duration,

@@ -14,9 +14,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fairshare.cli.render import stdout_console
-from fairshare.cli.settings import default_config_path
-from fairshare.tooling.deploy import (
+from fairshare_tools.cli.render import stdout_console
+from fairshare_tools.cli.settings import default_config_path
+from fairshare_tools.tooling.deploy import (
     COMMANDS,
     EXIT_OK,
     STAGES,
@@ -25,8 +25,8 @@ from fairshare.tooling.deploy import (
     format_outputs,
     make_deployer,
 )
-from fairshare.tooling.stage import merge_profiles, stage_access
-from fairshare.tooling.terraform import TerraformFailed
+from fairshare_tools.tooling.stage import merge_profiles, stage_access
+from fairshare_tools.tooling.terraform import TerraformFailed
 
 EXIT_PLAN_HAS_CHANGES = 10
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Column as Column_
 from rich.table import Table
 
-from fairshare.client import Column, QueryStatus, Row, Usage
+from fairshare_tools.client import Column, QueryStatus, Row, Usage
 
 _UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
-
 from fairshare.adapters.ddb_ledger import DynamoLedger
 from fairshare.ports import (
     Clock,

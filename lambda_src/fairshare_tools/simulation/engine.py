@@ -8,7 +8,7 @@ sampled every `usage_period_s` (the pool's total active, ours and foreign), each
 `usage_delay_s` later, as CloudWatch serves it.
 
 The platform's policies, `fairshare` and `weighted_fair` (its two share policies), run the platform's
-own code (`_Platform`, `fairshare.simulation.platform`): each arrival is the api's submit, each
+own code (`_Platform`, `fairshare_tools.simulation.platform`): each arrival is the api's submit, each
 wake-up (`submit_delay_s` after it was sent) the dispatcher's round, each completion event
 (`event_delay_s` after Athena finished the query) the completion handler's `on_state_change` and its
 refill round, and every `tick_s` the dispatcher's tick (usage, round, reconcile), over the in-memory
@@ -51,8 +51,9 @@ from fairshare.services.completion import on_state_change
 from fairshare.services.dispatch import Dispatcher, refill
 from fairshare.services.reconcile import reconcile
 from fairshare.services.submission import Submission, query_id_for, submit
-from fairshare.simulation.metrics import Recorder
-from fairshare.simulation.platform import (
+
+from fairshare_tools.simulation.metrics import Recorder
+from fairshare_tools.simulation.platform import (
     DATABASE,
     SimAthena,
     SimClock,
@@ -63,13 +64,13 @@ from fairshare.simulation.platform import (
     quiet_services,
     sim_deps,
 )
-from fairshare.simulation.scenario import Scenario
-from fairshare.simulation.workload import Job, generate_jobs
-from fairshare.testing.memory_ledger import MemoryLedger
+from fairshare_tools.simulation.scenario import Scenario
+from fairshare_tools.simulation.workload import Job, generate_jobs
+from fairshare_tools.testing.memory_ledger import MemoryLedger
 
 PolicyName = Literal["fairshare", "weighted_fair", "fifo", "round_robin", "seed000"]
 POLICIES: tuple[PolicyName, ...] = ("fairshare", "weighted_fair", "fifo", "round_robin", "seed000")
-# The platform's own policies: the dispatcher's services run them (`fairshare.simulation.platform`).
+# The platform's own policies: the dispatcher's services run them (`fairshare_tools.simulation.platform`).
 PLATFORM_POLICIES: tuple[PolicyName, ...] = ("fairshare", "weighted_fair")
 
 # Events of one instant are handled in this order; a round comes last so that it sees them all.

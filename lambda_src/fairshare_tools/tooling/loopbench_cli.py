@@ -22,8 +22,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fairshare.client import Client
-from fairshare.tooling.loadgen import (
+from fairshare_tools.client import Client
+from fairshare_tools.tooling.loadgen import (
     LoadGenerator,
     LoadPlan,
     LoadReport,
@@ -31,8 +31,8 @@ from fairshare.tooling.loadgen import (
     percentile,
     schedule,
 )
-from fairshare.tooling.localplatform import LocalPlatform, aws_client, emulator_admin
-from fairshare.tooling.loopbench import (
+from fairshare_tools.tooling.localplatform import LocalPlatform, aws_client, emulator_admin
+from fairshare_tools.tooling.loopbench import (
     HOPS,
     Admission,
     Backlog,
@@ -43,8 +43,8 @@ from fairshare.tooling.loopbench import (
     hop_breakdown,
     loop_figures,
 )
-from fairshare.tooling.stage import output_value
-from fairshare.tooling.usage import fetch_records
+from fairshare_tools.tooling.stage import output_value
+from fairshare_tools.tooling.usage import fetch_records
 
 DURATIONS = ((2.0, 1.0), (5.0, 1.0))
 PRIORITIES = ((0, 1.0), (1, 2.0), (2, 1.0))
@@ -291,8 +291,8 @@ def predict(
 ) -> dict[str, Any]:
     """The simulator's fairshare policy on the same work: each query arrives when its submit was
     accepted in the measured run, and a completion reaches the dispatcher after the measured refill delay."""
-    from fairshare.simulation.engine import simulate
-    from fairshare.simulation.scenario import parse_scenario
+    from fairshare_tools.simulation.engine import simulate
+    from fairshare_tools.simulation.scenario import parse_scenario
 
     spread = {str(p): w / sum(w for _, w in plan.priorities) for p, w in plan.priorities}
     first = min(t.submitted for t in timings)

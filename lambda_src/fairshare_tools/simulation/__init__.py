@@ -4,9 +4,9 @@ The engine imports the dispatcher's domain code (`plan_admissions`, `TenantQueue
 `LimitPolicy`, `TokenBucket`), never a copy, so a simulated `fairshare` run is the dispatcher's logic.
 """
 
-from fairshare.simulation.engine import POLICIES, PolicyName, Simulation, SimulationView, simulate
-from fairshare.simulation.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
-from fairshare.simulation.workload import Job, generate_jobs
+from fairshare_tools.simulation.engine import POLICIES, PolicyName, Simulation, SimulationView, simulate
+from fairshare_tools.simulation.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from fairshare_tools.simulation.workload import Job, generate_jobs
 
 __all__ = [
     "POLICIES",

@@ -11,11 +11,10 @@ import math
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from fairshare.config import PoolConfig
 from fairshare.domain.model import PoolName, TenantPolicy
 from fairshare.domain.tenant_rules import TENANT_NAME_PATTERN, valid_tenant_name
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ScenarioError(ValueError):

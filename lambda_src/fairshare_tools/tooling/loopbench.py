@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from fairshare.tooling.loadgen import PlannedQuery, percentile
+from fairshare_tools.tooling.loadgen import PlannedQuery, percentile
 
 
 @dataclass(frozen=True, slots=True)

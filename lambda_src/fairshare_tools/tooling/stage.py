@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fairshare.tooling.deploy import LOCAL_STAGE, DeployError, make_deployer, stage_outputs
+from fairshare_tools.tooling.deploy import LOCAL_STAGE, DeployError, make_deployer, stage_outputs
 
 LOCALSTACK_ENDPOINT_ENV = "LOCALSTACK_ENDPOINT"
 DEFAULT_LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"

@@ -11,8 +11,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from fairshare.simulation.engine import SimulationView
-from fairshare.simulation.targets import Check
+from fairshare_tools.simulation.engine import SimulationView
+from fairshare_tools.simulation.targets import Check
 
 
 def _ratio(numerator: float, denominator: float) -> float:

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from fairshare.config import ConfigError, parse_config
 from rich.console import Console
 from rich.table import Table
 
-from fairshare.cli.render import human_bytes, human_ms, stdout_console
-from fairshare.config import ConfigError, parse_config
-from fairshare.tooling.usage import (
+from fairshare_tools.cli.render import human_bytes, human_ms, stdout_console
+from fairshare_tools.tooling.usage import (
     ALL_USERS,
     CrossCheck,
     UsageRow,
@@ -133,9 +133,9 @@ def main(
 
     credentials: Mapping[str, str] = {}
     if stage and not table:
-        from fairshare.tooling.deploy import DeployError, find_repo_root
-        from fairshare.tooling.stage import LOCALSTACK_CREDENTIALS, read_stage_access
-        from fairshare.tooling.terraform import TerraformFailed
+        from fairshare_tools.tooling.deploy import DeployError, find_repo_root
+        from fairshare_tools.tooling.stage import LOCALSTACK_CREDENTIALS, read_stage_access
+        from fairshare_tools.tooling.terraform import TerraformFailed
 
         try:
             access = read_stage_access(find_repo_root(), stage)

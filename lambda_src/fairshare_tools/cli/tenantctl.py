@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fairshare.cli import render
-from fairshare.cli.settings import (
+from fairshare_tools.cli import render
+from fairshare_tools.cli.settings import (
     ENV_API_KEY,
     ENV_CONFIG,
     ENV_ENDPOINT,
@@ -26,7 +26,7 @@ from fairshare.cli.settings import (
     SettingsError,
     resolve_settings,
 )
-from fairshare.client import ApiError, BatchOutcome, Client, QueryStatus, WaitTimeout, parse_query_file
+from fairshare_tools.client import ApiError, BatchOutcome, Client, QueryStatus, WaitTimeout, parse_query_file
 
 EXIT_API_ERROR = 1
 EXIT_QUERY_FAILED = 3
