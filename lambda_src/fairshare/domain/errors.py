@@ -8,42 +8,38 @@ class FairshareError(Exception):
 
     code = "internal_error"
 
+    def __init_subclass__(cls, code: str = "", **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if code:
+            cls.code = code
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-class ValidationFailed(FairshareError):
-    code = "validation_error"
+class ValidationFailed(FairshareError, code="validation_error"): ...
 
 
-class PayloadTooLarge(FairshareError):
-    code = "payload_too_large"
+class PayloadTooLarge(FairshareError, code="payload_too_large"): ...
 
 
-class Unauthorized(FairshareError):
-    code = "unauthorized"
+class Unauthorized(FairshareError, code="unauthorized"): ...
 
 
-class Forbidden(FairshareError):
-    code = "forbidden"
+class Forbidden(FairshareError, code="forbidden"): ...
 
 
-class NotFound(FairshareError):
-    code = "not_found"
+class NotFound(FairshareError, code="not_found"): ...
 
 
-class Conflict(FairshareError):
-    code = "conflict"
+class Conflict(FairshareError, code="conflict"): ...
 
 
-class QueueFull(FairshareError):
-    code = "queue_full"
+class QueueFull(FairshareError, code="queue_full"): ...
 
 
-class BudgetExceeded(FairshareError):
-    code = "budget_exceeded"
+class BudgetExceeded(FairshareError, code="budget_exceeded"): ...
 
 
-class DependencyUnavailable(FairshareError):
-    code = "dependency_unavailable"
+class DependencyUnavailable(FairshareError, code="dependency_unavailable"): ...

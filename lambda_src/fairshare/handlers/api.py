@@ -17,18 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from fairshare import wiring
-from fairshare.domain.errors import (
-    BudgetExceeded,
-    Conflict,
-    DependencyUnavailable,
-    FairshareError,
-    Forbidden,
-    NotFound,
-    PayloadTooLarge,
-    QueueFull,
-    Unauthorized,
-    ValidationFailed,
-)
+from fairshare.domain import errors
 from fairshare.services import queries
 from fairshare.services.submission import Submission, SubmitOutcome, submit
 
@@ -40,22 +29,21 @@ MAX_HEADER_BYTES = 10_240  # API Gateway's own limit for all headers of a reques
 MAX_BODY_BYTES = 400_000  # a 262,144-byte query plus JSON escaping; beyond it, 413 before parsing
 
 
-class UnsupportedMediaType(FairshareError):
-    code = "unsupported_media_type"
+class UnsupportedMediaType(errors.FairshareError, code="unsupported_media_type"): ...
 
 
 # The one mapping from errors to HTTP statuses.
-STATUS_BY_ERROR: dict[type[FairshareError], int] = {
-    ValidationFailed: 400,
-    Unauthorized: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    PayloadTooLarge: 413,
+STATUS_BY_ERROR: dict[type[errors.FairshareError], int] = {
+    errors.ValidationFailed: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
-    QueueFull: 429,
-    BudgetExceeded: 429,
-    DependencyUnavailable: 503,
+    errors.QueueFull: 429,
+    errors.BudgetExceeded: 429,
+    errors.DependencyUnavailable: 503,
 }
 
 
@@ -99,10 +87,10 @@ StatusFilter = Literal["QUEUED", "ADMITTED", "RUNNING", "SUCCEEDED", "FAILED", "
 def _tenant() -> str:
     key_id = app.current_event.request_context.identity.api_key_id
     if not key_id:
-        raise Unauthorized("an API key is required")
+        raise errors.Unauthorized("an API key is required")
     tenant = wiring.deps().config.tenant_for_api_key(key_id)
     if tenant is None:
-        raise Forbidden("this API key is not registered with a tenant")
+        raise errors.Forbidden("this API key is not registered with a tenant")
     return tenant
 
 
@@ -110,9 +98,9 @@ def _query_id(raw: str) -> str:
     try:
         parsed = uuid.UUID(raw)
     except (ValueError, TypeError):
-        raise ValidationFailed("query id must be a UUID") from None
+        raise errors.ValidationFailed("query id must be a UUID") from None
     if str(parsed) != raw.lower():
-        raise ValidationFailed("query id must be a UUID in its canonical form")
+        raise errors.ValidationFailed("query id must be a UUID in its canonical form")
     return str(parsed)
 
 
@@ -184,8 +172,8 @@ def get_usage() -> Response[Any]:
 
 
 # --- errors: one place ----------------------------------------------------------------------------
-@app.exception_handler(FairshareError)  # type: ignore[untyped-decorator]
-def on_fairshare_error(exc: FairshareError) -> Response[Any]:
+@app.exception_handler(errors.FairshareError)  # type: ignore[untyped-decorator]
+def on_fairshare_error(exc: errors.FairshareError) -> Response[Any]:
     status = STATUS_BY_ERROR.get(type(exc), 500)
     if status >= 500:
         logger.warning("dependency unavailable", extra={"error": exc.message})
@@ -194,19 +182,19 @@ def on_fairshare_error(exc: FairshareError) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def on_invalid_request(exc: RequestValidationError) -> Response[Any]:
-    errors = list(exc.errors())
-    if any(e.get("type") == "unsupported_content_type" for e in errors):
+    problems_found = list(exc.errors())
+    if any(e.get("type") == "unsupported_content_type" for e in problems_found):
         return _error(415, UnsupportedMediaType.code, "Content-Type must be application/json")
     problems = "; ".join(
         f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg', 'invalid')}"
-        for e in errors[:5]
+        for e in problems_found[:5]
     )
-    return _error(400, ValidationFailed.code, problems or "invalid request")
+    return _error(400, errors.ValidationFailed.code, problems or "invalid request")
 
 
 @app.not_found
 def on_not_found(_: Exception) -> Response[Any]:
-    return _error(404, NotFound.code, "no such route")
+    return _error(404, errors.NotFound.code, "no such route")
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
@@ -221,7 +209,7 @@ def reject_early(event: dict[str, Any]) -> dict[str, Any] | None:
     headers = event.get("headers") or {}
     size = sum(len(str(k)) + len(str(v)) for k, v in headers.items())
     if size > MAX_HEADER_BYTES:
-        return _proxy(400, ValidationFailed.code, "request headers are too large")
+        return _proxy(400, errors.ValidationFailed.code, "request headers are too large")
     body = event.get("body")
     if body is not None:
         try:
@@ -231,10 +219,12 @@ def reject_early(event: dict[str, Any]) -> dict[str, Any] | None:
                 else body.encode("utf-8")
             )
             if len(raw) > MAX_BODY_BYTES:
-                return _proxy(413, PayloadTooLarge.code, f"request body exceeds {MAX_BODY_BYTES} bytes")
+                return _proxy(
+                    413, errors.PayloadTooLarge.code, f"request body exceeds {MAX_BODY_BYTES} bytes"
+                )
             text = raw.decode("utf-8")
         except (binascii.Error, UnicodeError, ValueError):
-            return _proxy(400, ValidationFailed.code, "request body must be UTF-8 text")
+            return _proxy(400, errors.ValidationFailed.code, "request body must be UTF-8 text")
         if event.get("isBase64Encoded"):
             event = {**event, "body": text, "isBase64Encoded": False}
     if str(event.get("httpMethod", "")).upper() in ("POST", "PUT", "PATCH"):
@@ -244,10 +234,10 @@ def reject_early(event: dict[str, Any]) -> dict[str, Any] | None:
         try:
             document = json.loads(event.get("body") or "")
         except ValueError:
-            return _proxy(400, ValidationFailed.code, "request body must be a JSON object")
+            return _proxy(400, errors.ValidationFailed.code, "request body must be a JSON object")
         if not isinstance(document, dict):
             # a list would otherwise be read as its first element by the body validation
-            return _proxy(400, ValidationFailed.code, "request body must be a JSON object")
+            return _proxy(400, errors.ValidationFailed.code, "request body must be a JSON object")
     return None
 
 
