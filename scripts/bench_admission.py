@@ -284,20 +284,28 @@ def _dispatcher_rounds(
         busy_s += latencies[-1]
         calls += sum(rounds.ledger.calls.values()) - calls_before
         heads += rounds.ledger.calls.get("queued_heads", 0)
-    table = Table(
-        title=f"dispatcher round, in-memory ledger ({share}), {len(workload.policies):,} tenants",
-        title_justify="left",
+    count = len(latencies)
+    return _table(
+        f"dispatcher round, in-memory ledger ({share}), {len(workload.policies):,} tenants",
+        [
+            ("admission decisions per second (whole dispatcher round)", f"{decisions / busy_s:,.0f}"),
+            ("rounds", f"{count:,}"),
+            ("decisions per round (mean)", f"{decisions / count:.1f}"),
+            ("round latency p50 (CPU)", f"{percentile(latencies, 50) * 1e3:.1f} ms"),
+            ("round latency p99 (CPU)", f"{percentile(latencies, 99) * 1e3:.1f} ms"),
+            ("ledger calls per round (mean)", f"{calls / count:,.0f}"),
+            ("  of them queued-heads reads (tenants x levels)", f"{heads / count:,.0f}"),
+            ("set-up (queueing in the ledger)", f"{build_s:.2f} s"),
+        ],
     )
+
+
+def _table(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, title_justify="left")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("admission decisions per second (whole dispatcher round)", f"{decisions / busy_s:,.0f}")
-    table.add_row("rounds", f"{len(latencies):,}")
-    table.add_row("decisions per round (mean)", f"{decisions / len(latencies):.1f}")
-    table.add_row("round latency p50 (CPU)", f"{percentile(latencies, 50) * 1e3:.1f} ms")
-    table.add_row("round latency p99 (CPU)", f"{percentile(latencies, 99) * 1e3:.1f} ms")
-    table.add_row("ledger calls per round (mean)", f"{calls / len(latencies):,.0f}")
-    table.add_row("  of them queued-heads reads (tenants x levels)", f"{heads / len(latencies):,.0f}")
-    table.add_row("set-up (queueing in the ledger)", f"{build_s:.2f} s")
+    for measure, value in rows:
+        table.add_row(measure, value)
     return table
 
 
@@ -360,24 +368,26 @@ def main(
         decisions += len(admissions)
 
     calls = len(call_latencies)
-    table = Table(
-        title=f"plan_admissions ({share}), {tenants:,} tenants x {queued:,} queued", title_justify="left"
+    console.print(
+        _table(
+            f"plan_admissions ({share}), {tenants:,} tenants x {queued:,} queued",
+            [
+                ("admission decisions per second (plan_admissions)", f"{decisions / plan_s:,.0f}"),
+                (
+                    "decisions per second, core round (snapshot + plan + apply, no ledger)",
+                    f"{decisions / round_s:,.0f}",
+                ),
+                ("decisions per second of wall time (plan_admissions)", f"{decisions / plan_wall_s:,.0f}"),
+                ("calls", f"{calls:,}"),
+                ("decisions", f"{decisions:,}"),
+                ("decisions per call (mean)", f"{decisions / calls:.1f}"),
+                ("per-call latency p50 (CPU)", f"{percentile(call_latencies, 50) * 1e3:.2f} ms"),
+                ("per-call latency p99 (CPU)", f"{percentile(call_latencies, 99) * 1e3:.2f} ms"),
+                ("queued at the end", f"{sum(len(queue) for queue in workload.queues.values()):,}"),
+                ("set-up (building the queues)", f"{build_s:.2f} s"),
+            ],
+        )
     )
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_row("admission decisions per second (plan_admissions)", f"{decisions / plan_s:,.0f}")
-    table.add_row(
-        "decisions per second, core round (snapshot + plan + apply, no ledger)", f"{decisions / round_s:,.0f}"
-    )
-    table.add_row("decisions per second of wall time (plan_admissions)", f"{decisions / plan_wall_s:,.0f}")
-    table.add_row("calls", f"{calls:,}")
-    table.add_row("decisions", f"{decisions:,}")
-    table.add_row("decisions per call (mean)", f"{decisions / calls:.1f}")
-    table.add_row("per-call latency p50 (CPU)", f"{percentile(call_latencies, 50) * 1e3:.2f} ms")
-    table.add_row("per-call latency p99 (CPU)", f"{percentile(call_latencies, 99) * 1e3:.2f} ms")
-    table.add_row("queued at the end", f"{sum(len(queue) for queue in workload.queues.values()):,}")
-    table.add_row("set-up (building the queues)", f"{build_s:.2f} s")
-    console.print(table)
     if round_seconds > 0:
         console.print(
             _dispatcher_rounds(
