@@ -14,8 +14,7 @@ mock_provider "aws" {
 }
 
 variables {
-  name_prefix  = "fs"
-  stage        = "dev"
+  stage        = { name = "dev", name_prefix = "fs" }
   package_path = "../functions/tests/fixtures/fairshare.zip"
 }
 
