@@ -388,11 +388,15 @@ def test_the_digest_ignores_caches_and_sees_requirements(repo: Path) -> None:
     (repo / "lambda_src" / "fairshare" / "__pycache__").mkdir()
     (repo / "lambda_src" / "fairshare" / "__pycache__" / "x.pyc").write_text("junk")
     assert lambda_sources_digest(repo) == before
-    (repo / "lambda_src" / "fairshare" / "cli").mkdir()
-    (repo / "lambda_src" / "fairshare" / "cli" / "tenantctl.py").write_text("not in the zip\n")
-    assert lambda_sources_digest(repo) == before
+    (repo / "lambda_src" / "fairshare_tools" / "cli").mkdir(parents=True)
+    (repo / "lambda_src" / "fairshare_tools" / "cli" / "tenantctl.py").write_text("not in the zip\n")
+    assert lambda_sources_digest(repo) == before  # the tools never ship
+    (repo / "lambda_src" / "fairshare" / "services").mkdir(parents=True, exist_ok=True)
+    (repo / "lambda_src" / "fairshare" / "services" / "new.py").write_text("shipped = True\n")
+    with_runtime_change = lambda_sources_digest(repo)
+    assert with_runtime_change != before  # every runtime module ships
     (repo / "lambda_src" / "requirements.txt").write_text("pydantic==2\n")
-    assert lambda_sources_digest(repo) != before
+    assert lambda_sources_digest(repo) != with_runtime_change
 
 
 def test_checkov_counts_are_summed_over_frameworks() -> None:

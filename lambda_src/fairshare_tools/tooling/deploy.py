@@ -111,13 +111,12 @@ def parse_checkov(output: str, returncode: int) -> CheckovSummary:
     return CheckovSummary(passed, failed, skipped, returncode)
 
 
-# Parts of the package that never go into the Lambda zip (scripts/package_lambdas.py leaves them out).
-NOT_IN_ZIP = frozenset({"cli", "tooling", "testing", "simulation", "client.py"})
 LAMBDA_ZIP = Path(".build") / "lambda" / "fairshare.zip"
 
 
 def lambda_sources_digest(root: Path) -> str:
-    """A digest of what goes into the Lambda zip: the package's sources and its pinned requirements."""
+    """A digest of what goes into the Lambda zip: the runtime package `fairshare` (all of it ships; the
+    tools are `fairshare_tools`) and its pinned requirements."""
     digest = hashlib.sha256()
     source_root = root / "lambda_src"
     package = source_root / "fairshare"
@@ -128,7 +127,7 @@ def lambda_sources_digest(root: Path) -> str:
         if not path.is_relative_to(package) or path.suffix not in {".py", ".json"}:
             return False
         parts = path.relative_to(package).parts
-        return "__pycache__" not in parts and parts[0] not in NOT_IN_ZIP
+        return "__pycache__" not in parts
 
     for path in sorted(p for p in source_root.rglob("*") if p.is_file() and shipped(p)):
         digest.update(str(path.relative_to(source_root)).encode() + b"\0")
