@@ -8,12 +8,14 @@ domain's own object.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import sys
 from pathlib import Path
 
 import pytest
 from fairshare.domain import admission
 from fairshare.services import dispatch
+from fairshare.services.deps import Deps
 from fairshare_tools.simulation import engine
 
 DOMAIN = Path(admission.__file__).resolve().parent
@@ -94,5 +96,6 @@ def test_the_checks_see_what_they_forbid() -> None:
 
 
 def test_the_dispatcher_admits_with_the_domains_function_and_the_simulator_runs_the_dispatcher() -> None:
-    assert dispatch.plan_admissions is admission.plan_admissions
+    planner = next(f for f in dataclasses.fields(Deps) if f.name == "planner")
+    assert planner.default is admission.plan_admissions  # what every Lambda's round runs
     assert engine.Dispatcher is dispatch.Dispatcher

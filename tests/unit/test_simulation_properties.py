@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fairshare.domain.model import POOLS
+from fairshare.domain.limits import whole_slots
 from fairshare_tools.simulation import Scenario, Simulation, SimulationView, parse_scenario
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -72,23 +72,28 @@ def scenarios(draw: st.DrawFn, foreign: bool = True) -> Scenario:
 
 
 class CheckedSimulation(Simulation):
-    """Checks, after every dispatcher round, that its admissions fit the limit the round worked with."""
+    """Checks every claim the dispatcher's code makes: once it lands, the pool's admitted count is within
+    the effective limit the ledger holds (I-2), read from the in-memory ledger it runs on."""
 
     def __init__(self, scenario: Scenario, policy: Any) -> None:
         super().__init__(scenario, policy)
         self.violations: list[str] = []
+        self.claims = 0
+        assert self.platform is not None
+        ledger = self.platform.deps.ledger
+        claim = ledger.claim
 
-    def _round(self) -> None:
-        before = dict(self.ledger_active)
-        limits = {
-            pool: self.limits[pool].recover(self._limit_policies[pool], self.now, self.rooms[pool]).slots
-            for pool in POOLS
-        }
-        super()._round()
-        for pool in POOLS:
-            # A throttle may lower the limit under what is already admitted; only admissions count.
-            if self.ledger_active[pool] > before[pool] and self.ledger_active[pool] > limits[pool]:
-                self.violations.append(f"t={self.now} {pool}: {self.ledger_active[pool]} > {limits[pool]}")
+        def checked_claim(record: Any, pool: str, *args: Any) -> bool:
+            landed = claim(record, pool, *args)
+            if landed:
+                self.claims += 1
+                state = ledger.pools([pool])[pool]
+                limit = whole_slots(state.limit_value or 0.0)
+                if state.active > limit:
+                    self.violations.append(f"t={self.now} {pool}: {state.active} > {limit}")
+            return landed
+
+        ledger.claim = checked_claim  # type: ignore[method-assign]
 
 
 @given(scenarios(), st.sampled_from(["fairshare", "fifo", "round_robin"]))
@@ -98,6 +103,7 @@ def test_i2_never_over_the_limit(scenario: Scenario, policy: Any) -> None:
     metrics = simulation.run()
     for pool, tally in metrics["pools"].items():
         assert tally["max_active"] <= tally["limit"], (pool, tally)
+    assert simulation.claims > 0  # the check ran
     assert not simulation.violations
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from fairshare.config import Config
+from fairshare.domain import Admission, Snapshot, plan_admissions
 from fairshare.ports import Athena, Clock, Ledger, Metrics, Notifier, ResultStore, Usage, Wakeups
 
 T = TypeVar("T")
@@ -32,6 +33,10 @@ class Deps:
     rng: random.Random = field(default_factory=random.Random)
     # 1: one call after another, in order (the simulator, whose runs must repeat exactly)
     concurrency: int = CONCURRENCY
+    # How a round orders its admissions: the domain's `plan_admissions` (the Lambdas' only one, with the
+    # stage's share policy). The simulator passes other designs here (its fifo and round-robin baselines),
+    # so that they too run the dispatcher's round and differ only in order.
+    planner: Callable[[Snapshot], list[Admission]] = plan_admissions
 
     def now_ms(self) -> int:
         return int(self.clock.now() * 1000)

@@ -24,7 +24,6 @@ from fairshare.domain import (
     TenantQueue,
     TenantState,
     TokenBucket,
-    plan_admissions,
 )
 from fairshare.domain.model import POOLS, Admission, PoolName
 from fairshare.ports import PoolRecord, QueryRecord, TenantRecord
@@ -124,7 +123,7 @@ class Dispatcher:
             start_tokens=bucket.available(now),
             share=config.share_policy,
         )
-        planned = plan_admissions(snapshot)
+        planned = deps.planner(snapshot)
         plan = self._reserve_tokens(planned, bucket, seen, now)
         report.planned = len(plan)
         report.held_by_rate = len(planned) - len(plan)

@@ -7,19 +7,18 @@ it does not go through the platform; when its demand falls, its queries end. Ath
 sampled every `usage_period_s` (the pool's total active, ours and foreign), each sample visible
 `usage_delay_s` later, as CloudWatch serves it.
 
-The platform's policies, `fairshare` and `weighted_fair` (its two share policies), run the platform's
-own code (`_Platform`, `fairshare_tools.simulation.platform`): each arrival is the api's submit, each
-wake-up (`submit_delay_s` after it was sent) the dispatcher's round, each completion event
-(`event_delay_s` after Athena finished the query) the completion handler's `on_state_change` and its
-refill round, and every `tick_s` the dispatcher's tick (usage, round, reconcile), over the in-memory
-ledger. What the simulator reports of them is a prediction of the dispatcher's own behaviour.
+Every policy but `seed000` runs the platform's own code (`_Platform`, `fairshare_tools.simulation.platform`):
+each arrival is the api's submit, each wake-up (`submit_delay_s` after it was sent) the dispatcher's
+round, each completion event (`event_delay_s` after Athena finished the query) the completion handler's
+`on_state_change` and its refill round, and every `tick_s` the dispatcher's tick (usage, round,
+reconcile), over the in-memory ledger. The policies differ only in the order a round admits in:
+- `fairshare`: `fairshare.domain.plan_admissions` with the default share policy (the platform itself);
+- `weighted_fair`: the same with Trino's share policy;
+- `fifo`: one FIFO across tenants by submission time (`baselines.fifo_planner`; weights ignored);
+- `round_robin`: one query per tenant in turn (`baselines.RoundRobinPlanner`; weights ignored).
+So every figure of theirs is a prediction of the dispatcher's own behaviour; only the order differs.
 
-The baselines model other designs:
-- `fifo`: one global FIFO by submission time (priorities and weights ignored; hard caps kept);
-- `round_robin`: one query per tenant in turn, each tenant in its `TenantQueue` order;
-both on a simplified dispatcher round (a ledger view, AIMD per pool, the start `TokenBucket`; a
-throttled pick stays at its head and the round starts nothing more in that pool), and
-- `seed000`, the AWS sample's design: each query is started on arrival with no admission control; a
+`seed000` is the AWS sample's design: each query is started on arrival with no admission control; a
 throttled one goes to a DLQ, and the whole DLQ is re-driven (started again, in DLQ order) every
 `tick_s`; a query throttled again goes back to the DLQ. Athena's API rate limit is not modelled.
 """
@@ -29,21 +28,17 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from fairshare.domain import (
     Admission,
-    EffectiveLimit,
-    LimitPolicy,
-    PoolState,
     QueuedQuery,
-    Room,
-    TenantPolicy,
+    Snapshot,
     TenantQueue,
-    TokenBucket,
     effective_priority,
+    plan_admissions,
 )
 from fairshare.domain.errors import QueueFull
 from fairshare.domain.model import POOLS, PoolName, SharePolicy
@@ -52,6 +47,7 @@ from fairshare.services.dispatch import Dispatcher, refill
 from fairshare.services.reconcile import reconcile
 from fairshare.services.submission import Submission, query_id_for, submit
 
+from fairshare_tools.simulation.baselines import RoundRobinPlanner, fifo_planner
 from fairshare_tools.simulation.metrics import Recorder
 from fairshare_tools.simulation.platform import (
     DATABASE,
@@ -70,8 +66,15 @@ from fairshare_tools.testing.memory_ledger import MemoryLedger
 
 PolicyName = Literal["fairshare", "weighted_fair", "fifo", "round_robin", "seed000"]
 POLICIES: tuple[PolicyName, ...] = ("fairshare", "weighted_fair", "fifo", "round_robin", "seed000")
-# The platform's own policies: the dispatcher's services run them (`fairshare_tools.simulation.platform`).
-PLATFORM_POLICIES: tuple[PolicyName, ...] = ("fairshare", "weighted_fair")
+Planner = Callable[[Snapshot], list[Admission]]
+# Every policy but seed000 runs the dispatcher's services (`fairshare_tools.simulation.platform`), with
+# the share policy and the planner (the order of admissions) it names.
+_PLANNERS: dict[PolicyName, Callable[[], tuple[SharePolicy, Planner]]] = {
+    "fairshare": lambda: ("fair_share", plan_admissions),
+    "weighted_fair": lambda: ("weighted_fair", plan_admissions),
+    "fifo": lambda: ("fair_share", fifo_planner),
+    "round_robin": lambda: ("fair_share", RoundRobinPlanner()),
+}
 
 # Events of one instant are handled in this order; a round comes last so that it sees them all.
 _FOREIGN, _ATHENA_DONE, _ARRIVAL, _COMPLETION_EVENT, _SAMPLE, _TICK, _ROUND, _OBSERVE = range(8)
@@ -109,112 +112,6 @@ class AthenaQuota:
         want = self.foreign_demand[pool] - self.foreign[pool]
         if free > 0 and want > 0:
             self.foreign[pool] += min(free, want)
-
-
-class Ordering(Protocol):
-    """How a dispatcher policy orders the waiting queries in one round."""
-
-    def enqueue(self, query: QueuedQuery) -> None: ...
-
-    def plan(
-        self, now: float, pools: Mapping[PoolName, PoolState], running: Mapping[str, int], tokens: int
-    ) -> list[Admission]: ...
-
-    def started(self, query: QueuedQuery) -> None: ...
-
-
-class FifoOrdering:
-    """One global FIFO by submission time; a pick whose pool is full does not block the other pool."""
-
-    def __init__(self, policies: Sequence[TenantPolicy]) -> None:
-        self._caps = {policy.name: policy.max_concurrency for policy in policies}
-        self._rank = {policy.name: index for index, policy in enumerate(policies)}
-        self._fifos: dict[tuple[str, PoolName], deque[QueuedQuery]] = {
-            (policy.name, pool): deque() for policy in policies for pool in POOLS
-        }
-
-    def enqueue(self, query: QueuedQuery) -> None:
-        self._fifos[(query.tenant, query.pool)].append(query)
-
-    def plan(
-        self, now: float, pools: Mapping[PoolName, PoolState], running: Mapping[str, int], tokens: int
-    ) -> list[Admission]:
-        free = {pool: state.free for pool, state in pools.items()}
-        counts = dict(running)
-        heap: list[tuple[float, int, int, str, PoolName, int]] = []
-        for (tenant, pool), fifo in self._fifos.items():
-            if fifo and free[pool] > 0 and counts[tenant] < self._caps[tenant]:
-                head = fifo[0]
-                heap.append((head.submitted_at, self._rank[tenant], head.seq, tenant, pool, 0))
-        heapq.heapify(heap)
-        picks: list[Admission] = []
-        while heap and tokens > 0:
-            _, rank, _, tenant, pool, index = heapq.heappop(heap)
-            if free[pool] <= 0 or counts[tenant] >= self._caps[tenant]:
-                continue
-            fifo = self._fifos[(tenant, pool)]
-            picks.append(Admission(fifo[index], pool))
-            free[pool] -= 1
-            counts[tenant] += 1
-            tokens -= 1
-            if index + 1 < len(fifo):
-                following = fifo[index + 1]
-                heapq.heappush(heap, (following.submitted_at, rank, following.seq, tenant, pool, index + 1))
-        return picks
-
-    def started(self, query: QueuedQuery) -> None:
-        fifo = self._fifos[(query.tenant, query.pool)]
-        if fifo[0] is query:
-            fifo.popleft()
-        else:
-            fifo.remove(query)
-
-
-class RoundRobinOrdering:
-    """Tenants take turns, one query per turn, each in its own queue order (I-5); weights ignored."""
-
-    def __init__(self, policies: Sequence[TenantPolicy], queues: Mapping[str, TenantQueue]) -> None:
-        self._policies = list(policies)
-        self._queues = queues
-        self._next = 0
-
-    def enqueue(self, query: QueuedQuery) -> None:
-        """The shared per-tenant queues already hold it."""
-
-    def plan(
-        self, now: float, pools: Mapping[PoolName, PoolState], running: Mapping[str, int], tokens: int
-    ) -> list[Admission]:
-        free = {pool: state.free for pool, state in pools.items()}
-        counts = dict(running)
-        cursors: dict[str, Iterator[QueuedQuery]] = {}
-        blocked: set[str] = set()
-        picks: list[Admission] = []
-        count = len(self._policies)
-        idle_turns = 0
-        while tokens > 0 and idle_turns < count and any(slots > 0 for slots in free.values()):
-            policy = self._policies[self._next]
-            self._next = (self._next + 1) % count
-            name = policy.name
-            if name in blocked or counts[name] >= policy.max_concurrency:
-                blocked.add(name)
-                idle_turns += 1
-                continue
-            if name not in cursors:
-                cursors[name] = self._queues[name].ordered(now, policy.aging_seconds, policy.max_aging_boost)
-            head = next(cursors[name], None)
-            if head is None or free[head.pool] <= 0:
-                blocked.add(name)
-                idle_turns += 1
-                continue
-            picks.append(Admission(head, head.pool))
-            free[head.pool] -= 1
-            counts[name] += 1
-            tokens -= 1
-            idle_turns = 0
-        return picks
-
-    def started(self, query: QueuedQuery) -> None:
-        """The simulation removes it from the shared queues."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -271,36 +168,18 @@ class Simulation:
         self._tenants = [policy.name for policy in self._policies]
 
         self.athena = AthenaQuota({pool: scenario.pools[pool].quota for pool in POOLS})
-        self._limit_policies: dict[PoolName, LimitPolicy] = {
-            pool: scenario.pools[pool].limit_policy() for pool in POOLS
-        }
-        self.limits = {pool: EffectiveLimit.initial(self._limit_policies[pool], 0.0) for pool in POOLS}
-        # Athena's usage samples (taken at, total active) per pool, and the room the tick made of them.
-        self._samples: dict[PoolName, deque[tuple[float, int]]] = {pool: deque() for pool in POOLS}
-        self.rooms: dict[PoolName, Room | None] = dict.fromkeys(POOLS)
-        self.bucket = TokenBucket.full(scenario.start_rate_per_s, scenario.start_burst, 0.0)
-        self.ledger_active: dict[PoolName, int] = dict.fromkeys(POOLS, 0)
-        self.ledger_running: dict[str, int] = dict.fromkeys(self._tenants, 0)
-
         # Queries submitted and not yet started, per tenant, in admission order (I-5).
         self.waiting: dict[str, TenantQueue] = {name: TenantQueue() for name in self._tenants}
         self._waiting_by_pool: dict[PoolName, int] = dict.fromkeys(POOLS, 0)
         self._athena_by_tenant: dict[str, int] = dict.fromkeys(self._tenants, 0)
         self._dlq: deque[Job] = deque()
-        self._job_of: dict[str, Job] = {}
-
-        self.ordering: Ordering | None = None
-        self.platform: _Platform | None = None
-        if policy in PLATFORM_POLICIES:
-            self.platform = _Platform(self, "fair_share" if policy == "fairshare" else "weighted_fair")
-        elif policy == "fifo":
-            self.ordering = FifoOrdering(self._policies)
-        elif policy == "round_robin":
-            self.ordering = RoundRobinOrdering(self._policies, self.waiting)
 
         self.recorder = Recorder(self._tenants, {pool: scenario.limit(pool) for pool in POOLS}, timeline_s)
+        self.platform: _Platform | None = None
+        if policy != "seed000":
+            self.platform = _Platform(self, *_PLANNERS[policy]())
         for pool in POOLS:
-            self.recorder.on_effective_limit(pool, self.limits[pool].slots, 0.0)
+            self.recorder.on_effective_limit(pool, scenario.limit(pool), 0.0)
         self._events: list[tuple[float, int, int, Any]] = []
         self._sequence = itertools.count()
         self._pending_rounds: list[float] = []
@@ -352,7 +231,7 @@ class Simulation:
             self._schedule(at, _TICK)
             at += tick
         period = self.scenario.usage_period_s
-        if period is not None and (self.ordering is not None or self.platform is not None):
+        if period is not None and self.platform is not None:
             at = 0.0
             while at < end:
                 self._schedule(at, _SAMPLE)
@@ -375,18 +254,14 @@ class Simulation:
             elif kind == _COMPLETION_EVENT:
                 self._completion_event(payload)
             elif kind == _SAMPLE:
+                assert self.platform is not None
                 for pool in POOLS:
-                    if self.platform is not None:
-                        self.platform.usage.sample(pool, at, self.athena.total(pool))
-                    else:
-                        self._samples[pool].append((at, self.athena.total(pool)))
+                    self.platform.usage.sample(pool, at, self.athena.total(pool))
             elif kind == _TICK:
                 self._tick()
             elif kind == _ROUND:
-                if self.platform is not None:
-                    self.platform.round(payload)
-                else:
-                    self._round()
+                assert self.platform is not None
+                self.platform.round(payload)
             elif kind == _OBSERVE and self._observer is not None:
                 self._observer(self.view())
         self._advance(end)
@@ -436,7 +311,6 @@ class Simulation:
         self.recorder.last_completion_s = self.now
         if self.platform is not None:
             self.platform.athena_done(job)
-        if self.ordering is not None or self.platform is not None:
             self._schedule(self.now + self.scenario.event_delay_s, _COMPLETION_EVENT, job)
 
     def _add_waiting(self, query: QueuedQuery) -> None:
@@ -449,31 +323,17 @@ class Simulation:
 
     # --- submissions ----------------------------------------------------------------------------
     def _arrival(self, job: Job) -> None:
-        query = job.query
         if self.platform is not None:
             self.platform.submit(job)
             return
-        if self.ordering is None:
-            # seed000: start on arrival, no admission control; a throttled query parks in the DLQ.
-            if not self._start_in_athena(job):
-                self._add_waiting(query)
-                self._dlq.append(job)
-            return
-        if len(self.waiting[query.tenant]) >= self._policy_of[query.tenant].max_queued:
-            self.recorder.rejected[query.tenant] += 1
-            return
-        self._job_of[query.query_id] = job
-        self._add_waiting(query)
-        self.ordering.enqueue(query)
-        self._schedule_round(self.now + self.scenario.submit_delay_s, within=self.scenario.submit_delay_s)
+        # seed000: start on arrival, no admission control; a throttled query parks in the DLQ.
+        if not self._start_in_athena(job):
+            self._add_waiting(job.query)
+            self._dlq.append(job)
 
     def _tick(self) -> None:
         if self.platform is not None:
             self.platform.tick()
-            return
-        if self.ordering is not None:
-            self._read_usage()
-            self._schedule_round(self.now)
             return
         # seed000: re-drive the whole DLQ once; what is throttled again goes back to it.
         for _ in range(len(self._dlq)):
@@ -483,80 +343,9 @@ class Simulation:
             else:
                 self._dlq.append(job)
 
-    # --- the dispatcher -------------------------------------------------------------------------
-    def _read_usage(self) -> None:
-        """The tick's read of the latest usage sample CloudWatch has, into each pool's room."""
-        visible_by = self.now - self.scenario.usage_delay_s
-        for pool in POOLS:
-            samples = self._samples[pool]
-            latest = None
-            while samples and samples[0][0] <= visible_by:
-                latest = samples.popleft()
-            if latest is not None:
-                config = self.scenario.pools[pool]
-                at, total = latest
-                self.rooms[pool] = Room.of(
-                    config.quota,
-                    self.scenario.limit(pool),
-                    total,
-                    self.ledger_active[pool],
-                    self.limits[pool].slots,
-                    at,
-                )
-
     def _completion_event(self, job: Job) -> None:
-        if self.platform is not None:
-            self.platform.completion_event(job)
-            return
-        query = job.query
-        self.ledger_active[query.pool] -= 1
-        self.ledger_running[query.tenant] -= 1
-        self._schedule_round(self.now)
-
-    def _round(self) -> None:
-        assert self.ordering is not None
-        now = self.now
-        for pool in POOLS:
-            recovered = self.limits[pool].recover(self._limit_policies[pool], now, self.rooms[pool])
-            if recovered.slots != self.limits[pool].slots:
-                self.recorder.on_effective_limit(pool, recovered.slots, now)
-            self.limits[pool] = recovered
-        tokens = self.bucket.available(now)
-        pools = {
-            pool: PoolState(
-                name=pool, active=self.ledger_active[pool], effective_limit=self.limits[pool].slots
-            )
-            for pool in POOLS
-        }
-        if not any(self._waiting_by_pool[pool] and pools[pool].free for pool in POOLS):
-            return
-        picks = self.ordering.plan(now, pools, self.ledger_running, tokens) if tokens > 0 else []
-        blocked_pools: set[PoolName] = set()
-        for admission in picks:
-            query = admission.query
-            if query.pool in blocked_pools:  # as the dispatcher's round: the full pool only
-                continue
-            self.bucket = self.bucket.take(1, now)
-            job = self._job_of[query.query_id]
-            if self._start_in_athena(job):
-                self._remove_waiting(query)
-                self.ordering.started(query)
-                del self._job_of[query.query_id]
-                self.ledger_active[query.pool] += 1
-                self.ledger_running[query.tenant] += 1
-            else:
-                # I-7: back to the head of its queue, no attempt counted; the limit steps down.
-                policy = self._limit_policies[query.pool]
-                self.limits[query.pool] = self.limits[query.pool].on_throttle(
-                    policy, now, active=self.ledger_active[query.pool]
-                )
-                self.recorder.on_effective_limit(query.pool, self.limits[query.pool].slots, now)
-                blocked_pools.add(query.pool)
-        if self.bucket.available(now) < 1 and any(
-            self._waiting_by_pool[pool] and self.ledger_active[pool] < self.limits[pool].slots
-            for pool in POOLS
-        ):
-            self._schedule_round(now + self.bucket.seconds_until(1, now))
+        assert self.platform is not None
+        self.platform.completion_event(job)
 
     # --- live view ------------------------------------------------------------------------------
     def view(self) -> SimulationView:
@@ -581,7 +370,7 @@ class Simulation:
             effective_limit=(
                 dict(self.platform.limits)
                 if self.platform is not None
-                else {pool: self.limits[pool].slots for pool in POOLS}
+                else {pool: self.scenario.limit(pool) for pool in POOLS}
             ),
             athena_ours=dict(self.athena.ours),
             athena_foreign=dict(self.athena.foreign),
@@ -600,7 +389,9 @@ class _Platform:
     instant; the tick the dispatcher's `observe_usage`, round and `reconcile`.
     """
 
-    def __init__(self, simulation: Simulation, share: SharePolicy) -> None:
+    def __init__(
+        self, simulation: Simulation, share: SharePolicy, planner: Planner = plan_admissions
+    ) -> None:
         self.sim = simulation
         scenario = simulation.scenario
         self.config = config_for(
@@ -626,6 +417,7 @@ class _Platform:
             self.usage,
             scenario.seed,
         )
+        self.deps.planner = planner
         self._job_of: dict[str, Job] = {}
         self._ids: dict[str, str] = {}
 
