@@ -23,7 +23,7 @@ from collections import deque
 from typing import Any
 
 import click
-from fairshare.config import Config, parse_config
+from fairshare.config import PoolConfig
 from fairshare.domain import (
     Admission,
     PoolState,
@@ -40,6 +40,7 @@ from fairshare.ports import Finalization, QueryRecord
 from fairshare.services.deps import Deps
 from fairshare.services.dispatch import Dispatcher
 from fairshare_tools.simulation.metrics import percentile
+from fairshare_tools.simulation.platform import config_for
 from fairshare_tools.testing.fakes import (
     FakeClock,
     FakeResultStore,
@@ -175,7 +176,12 @@ class DispatcherWorkload:
 
     def __init__(self, source: Workload, limit: int, share: SharePolicy) -> None:
         self.rng = source.rng
-        self.config = _config(source.policies, limit, share)
+        # the stage the simulator runs on, with a start rate that is not what this measures
+        pools: dict[PoolName, PoolConfig] = {
+            "DML": PoolConfig.model_validate({"quota": limit}),
+            "DDL": PoolConfig.model_validate({"quota": 20}),
+        }
+        self.config = config_for(source.policies, pools, share, 1e9, 10**9, 3600.0)
         self.clock = FakeClock()
         self.ledger = MemoryLedger(self.config.query_ttl_days, self.config.decay)
         self.deps = Deps(
@@ -228,39 +234,6 @@ class DispatcherWorkload:
         report = Dispatcher(self.deps).run_round()
         self.running.extend(report.started)
         return len(report.started)
-
-
-def _config(policies: list[TenantPolicy], limit: int, share: SharePolicy) -> Config:
-    return parse_config(
-        {
-            "stage": "bench",
-            "queries_table": "q",
-            "state_table": "s",
-            "submissions_queue_url": "bench://submissions",
-            "submissions_dlq_url": "bench://submissions-dlq",
-            "events_queue_url": "bench://events",
-            "events_dlq_url": "bench://events-dlq",
-            "results_bucket": "bench-results",
-            "pools": {"DML": {"quota": limit}, "DDL": {"quota": 20}},
-            "tenants": {
-                p.name: {
-                    "weight": p.weight,
-                    "max_concurrency": p.max_concurrency,
-                    "max_queued": p.max_queued,
-                    "allow_ddl": p.allow_ddl,
-                    "priority_levels": p.priority_levels,
-                    "aging_seconds": p.aging_seconds,
-                    "max_aging_boost": p.max_aging_boost,
-                    "workgroup": f"wg-{p.name}",
-                }
-                for p in policies
-            },
-            # the start rate is not what this measures
-            "start_rate_per_s": 1e9,
-            "start_burst": 10**9,
-            "share_policy": share,
-        }
-    )
 
 
 def _dispatcher_rounds(

@@ -231,10 +231,7 @@ class Lifecycle:
         now_ms = deps.now_ms()
         if record.status == QueryStatus.QUEUED:
             if deps.ledger.cancel_queued(record, now_ms):
-                outcome = Finalization(
-                    status=QueryStatus.CANCELLED, finished_at=now_ms, error_kind="cancelled", day=deps.today()
-                )
-                self._ended(record, outcome, wake=False)  # it held no slot
+                self._ended(record, self._cancelled(now_ms), wake=False)  # it held no slot
                 return QueryStatus.CANCELLED
             record = self._current(record)  # admitted meanwhile: cancel it as active
         if record.terminal:
@@ -250,17 +247,20 @@ class Lifecycle:
                 raise DependencyUnavailable(f"Athena StopQueryExecution failed: {exc.code}") from exc
         # Whoever moves the status first (this cancel, the completion event, reconcile) releases the
         # slot; the others' conditional writes fail and release nothing.
-        outcome = Finalization(
-            status=QueryStatus.CANCELLED,
-            finished_at=deps.now_ms(),
-            bytes_scanned=bytes_scanned,
-            error_kind="cancelled",
-            day=deps.today(),
-        )
+        outcome = self._cancelled(deps.now_ms(), bytes_scanned)
         if deps.ledger.finalize(record, outcome):
             self._ended(record, outcome, wake=True)
             return QueryStatus.CANCELLED
         return self._current(record).status
+
+    def _cancelled(self, finished_at: int, bytes_scanned: int = 0) -> Finalization:
+        return Finalization(
+            status=QueryStatus.CANCELLED,
+            finished_at=finished_at,
+            bytes_scanned=bytes_scanned,
+            error_kind="cancelled",
+            day=self.deps.today(),
+        )
 
     def _current(self, record: QueryRecord) -> QueryRecord:
         current = self.deps.ledger.get(record.query_id)

@@ -169,7 +169,7 @@ class MemoryLedger:
         return item.record.status if item else None
 
     @staticmethod
-    def _copy(item: _Query) -> QueryRecord:
+    def _record(item: _Query) -> QueryRecord:
         # Copy on write (`_writable`): a record once handed out never changes, as an item read from
         # DynamoDB does not; readers must not change it either (the services never do).
         return item.record
@@ -184,14 +184,14 @@ class MemoryLedger:
     def get(self, query_id: str) -> QueryRecord | None:
         def body() -> QueryRecord | None:
             item = self._queries.get(query_id)
-            return self._copy(item) if item else None
+            return self._record(item) if item else None
 
         return self._run("get", body)
 
     def by_execution(self, execution_id: str) -> QueryRecord | None:
         def body() -> QueryRecord | None:
             query_id = self._by_execution.get(execution_id)
-            return self._copy(self._queries[query_id]) if query_id is not None else None
+            return self._record(self._queries[query_id]) if query_id is not None else None
 
         return self._run("by_execution", body)
 
@@ -225,7 +225,7 @@ class MemoryLedger:
                     break
                 read += 1
                 if status is None or item.record.status == status:
-                    page.records.append(self._copy(item))
+                    page.records.append(self._record(item))
             if read < len(items) and read:
                 last = items[read - 1].record
                 page.last_key = {
@@ -246,7 +246,7 @@ class MemoryLedger:
                 first = bisect.bisect_left(queue, (prefix, ""))
                 end = bisect.bisect_left(queue, (prefix + "\uffff", ""), first)
             wanted = queue[first : min(end, first + max(1, limit))]
-            return [self._copy(self._queries[query_id]) for _, query_id in wanted]
+            return [self._record(self._queries[query_id]) for _, query_id in wanted]
 
         return self._run("queued_heads", body)
 
@@ -492,7 +492,7 @@ class MemoryLedger:
         def body() -> list[QueryRecord]:
             items = [self._queries[query_id] for query_id in self._active_index.get(pool, ())]
             items.sort(key=lambda i: (i.record.admitted_at or 0, i.record.query_id))
-            return [self._copy(i) for i in items]
+            return [self._record(i) for i in items]
 
         return self._run("active", body)
 
