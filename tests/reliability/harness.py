@@ -536,15 +536,15 @@ class Campaign:
         for execution_id in self.athena.pop_finished():
             run = self.athena.runs[execution_id]
             event = athena_event(execution_id, run.state, run.workgroup)
-            if self.dice.hit(spec.lost_event):
+            if self.dice.hit(spec.lost_event, "event_lost"):
                 self.counter.add("event_lost")
                 continue
-            if self.dice.hit(spec.reordered_event):
+            if self.dice.hit(spec.reordered_event, "event_reordered"):
                 self.counter.add("event_reordered")
                 self.held_events.append((now + self.rng.uniform(5, 90), event))
                 continue
             due.append(event)
-            if self.dice.hit(spec.duplicate_event):
+            if self.dice.hit(spec.duplicate_event, "event_duplicated"):
                 self.counter.add("event_duplicated")
                 due.append(event)
         self.rng.shuffle(due)
@@ -619,7 +619,7 @@ class Campaign:
         for messages in self._receive("athena-events", 20):
             event = self._as_event(messages, "athena-events")
             reply = self._invoke("completion", event)
-            if reply is not None and self.dice.hit(self.spec.duplicate_delivery):
+            if reply is not None and self.dice.hit(self.spec.duplicate_delivery, "sqs_duplicate_delivery"):
                 self.counter.add("sqs_duplicate_delivery")
                 self._invoke("completion", event)
             self._settle("athena-events", messages, reply)
@@ -628,7 +628,7 @@ class Campaign:
         spec = self.spec
         batches = self._receive("submissions", spec.max_dispatchers)
         events = [self._as_event(m, "submissions") for m in batches]
-        duplicates = [e for e in events if self.dice.hit(spec.duplicate_delivery)]
+        duplicates = [e for e in events if self.dice.hit(spec.duplicate_delivery, "sqs_duplicate_delivery")]
         self.counter.add("sqs_duplicate_delivery", len(duplicates))
         runs: list[dict[str, Any]] = events + duplicates
         if self.rng.random() < 0.03:  # bursts of parallel rounds, up to the reserved concurrency

@@ -64,17 +64,28 @@ class FaultCounter:
 
 
 class Dice:
-    """A seeded random source shared by threads (draws are serialized)."""
+    """A seeded random source shared by threads (draws are serialized).
+
+    Parallel rounds reach the injection points in an order the seed does not fix, so which draw
+    lands where differs from run to run. A fault kind's first chance is therefore always a hit: a
+    kind is injected at least once whenever its injection point is reached, whatever the
+    interleaving, and "this kind never fired" means its injection point is gone, never bad luck.
+    """
 
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._fired: set[str] = set()
 
-    def hit(self, rate: float) -> bool:
+    def hit(self, rate: float, kind: str | None = None) -> bool:
         if rate <= 0:
             return False
         with self._lock:
-            return self._rng.random() < rate
+            drawn = self._rng.random() < rate
+            if kind is not None and kind not in self._fired:
+                self._fired.add(kind)
+                return True
+            return drawn
 
     def uniform(self, low: float, high: float) -> float:
         with self._lock:
@@ -173,10 +184,10 @@ class ChaosAthena:
             if self.permanent_answers[query_id]:
                 self.permanent_answers[query_id] += 1  # a retry after a permanent answer (I-8)
             throttle_rate = self.faults.storm_rate_throttle if self.rate_storm else self.faults.rate_throttle
-            if self.dice.hit(throttle_rate):
+            if self.dice.hit(throttle_rate, "athena_rate_throttle"):
                 self.counter.add("athena_rate_throttle")
                 raise RateThrottle("ThrottlingException", "Rate exceeded")
-            if self.dice.hit(self.faults.server_error_before):
+            if self.dice.hit(self.faults.server_error_before, "athena_5xx"):
                 self.counter.add("athena_5xx")
                 raise Transient("InternalServerException", "injected: the start did not happen")
             existing = self.by_token.get(query_id) if self.honour_tokens else None
@@ -199,7 +210,7 @@ class ChaosAthena:
             self._active.add(execution_id)
             heapq.heappush(self._finishing, (run.finishes_at, execution_id))
             self.samples.append(StartSample(now, len(self._active), self.ceiling))
-            if self.dice.hit(self.faults.server_error_after):
+            if self.dice.hit(self.faults.server_error_after, "athena_5xx_after_start"):
                 self.counter.add("athena_5xx_after_start")
                 raise Transient("InternalServerException", "injected: the reply of a start was lost")
             return execution_id
@@ -232,7 +243,7 @@ class ChaosAthena:
     def get(self, execution_id: str) -> Execution:
         with self._lock:
             self._advance()
-            if self.dice.hit(self.faults.read_error):
+            if self.dice.hit(self.faults.read_error, "athena_5xx"):
                 self.counter.add("athena_5xx")
                 raise Transient("InternalServerException", "injected: GetQueryExecution failed")
             run = self.runs.get(execution_id)
@@ -245,7 +256,7 @@ class ChaosAthena:
             raise Permanent("InvalidRequestException", "at most 50 ids")
         with self._lock:
             self._advance()
-            if self.dice.hit(self.faults.read_error):
+            if self.dice.hit(self.faults.read_error, "athena_5xx"):
                 self.counter.add("athena_5xx")
                 raise Transient("InternalServerException", "injected: BatchGetQueryExecution failed")
             return [self._view(self.runs[i]) for i in execution_ids if i in self.runs]
@@ -289,12 +300,14 @@ class FaultyDynamoClient:
         return faulty
 
     def _inject(self, operation: str, kwargs: dict[str, Any]) -> None:
-        if self._dice.hit(self._faults.throughput_exceeded):
+        if self._dice.hit(self._faults.throughput_exceeded, "ddb_throughput_exceeded"):
             self._counter.add("ddb_throughput_exceeded")
             raise _client_error(
                 operation, "ProvisionedThroughputExceededException", "injected: throughput exceeded"
             )
-        if operation == "transact_write_items" and self._dice.hit(self._faults.transaction_conflict):
+        if operation == "transact_write_items" and self._dice.hit(
+            self._faults.transaction_conflict, "ddb_transaction_conflict"
+        ):
             self._counter.add("ddb_transaction_conflict")
             reasons = [{"Code": "None"} for _ in kwargs.get("TransactItems", [])]
             reasons[-1] = {"Code": "TransactionConflict", "Message": "injected"}
@@ -306,7 +319,11 @@ class FaultyDynamoClient:
             )
         key = kwargs.get("Key", {}).get("pk", {}).get("S", "")
         optimistic = key.startswith(("pool#", "rate#")) and "ConditionExpression" in kwargs
-        if operation == "update_item" and optimistic and self._dice.hit(self._faults.lost_race):
+        if (
+            operation == "update_item"
+            and optimistic
+            and self._dice.hit(self._faults.lost_race, "ddb_conditional_check_conflict")
+        ):
             self._counter.add("ddb_conditional_check_conflict")
             raise _client_error(operation, "ConditionalCheckFailedException", "injected: lost the race")
 
@@ -338,14 +355,14 @@ class CrashingLedger(DynamoLedger):
         self.enabled = True
 
     def mark_running(self, query_id: str, execution_id: str, now_ms: int) -> bool:
-        if self.enabled and self._dice.hit(self._crash.after_start):
+        if self.enabled and self._dice.hit(self._crash.after_start, "crash_after_start"):
             self._counter.add("crash_after_start")
             raise InjectedCrash("dispatcher died after StartQueryExecution, before the RUNNING write")
         return super().mark_running(query_id, execution_id, now_ms)
 
     def finalize(self, record: QueryRecord, outcome: Finalization) -> bool:
         released = super().finalize(record, outcome)
-        if released and self.enabled and self._dice.hit(self._crash.after_finalize):
+        if released and self.enabled and self._dice.hit(self._crash.after_finalize, "crash_after_finalize"):
             self._counter.add("crash_after_finalize")
             raise InjectedCrash("completion died after the terminal write, before notify and wake-up")
         return released
