@@ -118,6 +118,9 @@ class Config(_Strict):
     submissions_dlq_url: str
     events_queue_url: str
     events_dlq_url: str
+    # Poison dead letters (unreadable, or naming no query of the ledger) go here, never back.
+    submissions_quarantine_url: str
+    events_quarantine_url: str
     results_bucket: str
     results_prefix: str = "results/"
     pools: dict[PoolName, PoolConfig]

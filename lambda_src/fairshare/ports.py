@@ -148,7 +148,8 @@ class QueueTransport(Protocol):
 
     def receive(self, queue_url: str, max_messages: int) -> list[QueueMessage]: ...
 
-    def send(self, queue_url: str, body: str) -> None: ...
+    def send(self, queue_url: str, body: str, attributes: Mapping[str, str] | None = None) -> None:
+        """Send `body` as it is; `attributes` become string message attributes."""
 
     def delete(self, queue_url: str, receipt_handle: str) -> None: ...
 

@@ -81,6 +81,8 @@ def config_document(queues: dict[str, str], topic_arn: str) -> dict[str, Any]:
         "submissions_dlq_url": queues["submissions-dlq"],
         "events_queue_url": queues["athena-events"],
         "events_dlq_url": queues["athena-events-dlq"],
+        "submissions_quarantine_url": queues["submissions-quarantine"],
+        "events_quarantine_url": queues["athena-events-quarantine"],
         "results_bucket": BUCKET,
         "results_prefix": "results/",
         "pools": {
@@ -215,7 +217,14 @@ def _platform() -> Platform:
     create_tables(ddb)
     queues = {
         name: sqs.create_queue(QueueName=f"fs-test-{name}")["QueueUrl"]
-        for name in ("submissions", "submissions-dlq", "athena-events", "athena-events-dlq")
+        for name in (
+            "submissions",
+            "submissions-dlq",
+            "submissions-quarantine",
+            "athena-events",
+            "athena-events-dlq",
+            "athena-events-quarantine",
+        )
     }
     s3.create_bucket(Bucket=BUCKET)
     topic_arn = sns.create_topic(Name="fs-test-alpha-notify")["TopicArn"]

@@ -225,6 +225,8 @@ def campaign_config(queues: dict[str, str]) -> dict[str, Any]:
         "submissions_dlq_url": queues["submissions-dlq"],
         "events_queue_url": queues["athena-events"],
         "events_dlq_url": queues["athena-events-dlq"],
+        "submissions_quarantine_url": queues["submissions-quarantine"],
+        "events_quarantine_url": queues["athena-events-quarantine"],
         "results_bucket": BUCKET,
         "results_prefix": "results/",
         "pools": {
@@ -375,9 +377,16 @@ class Campaign:
         self.sqs = boto3.client("sqs", region_name=REGION)
         create_tables(self.ddb)
         self.queues: dict[str, str] = {}
-        for name in ("submissions-dlq", "athena-events-dlq", "submissions", "athena-events"):
+        for name in (
+            "submissions-dlq",
+            "athena-events-dlq",
+            "submissions-quarantine",
+            "athena-events-quarantine",
+            "submissions",
+            "athena-events",
+        ):
             attributes: dict[str, str] = {}
-            if not name.endswith("-dlq"):
+            if name in ("submissions", "athena-events"):
                 dlq_arn = self.sqs.get_queue_attributes(
                     QueueUrl=self.queues[f"{name}-dlq"], AttributeNames=["QueueArn"]
                 )["Attributes"]["QueueArn"]

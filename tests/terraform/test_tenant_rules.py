@@ -181,6 +181,8 @@ def _document(tenants: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "submissions_dlq_url": "https://sqs/sub-dlq",
         "events_queue_url": "https://sqs/ev",
         "events_dlq_url": "https://sqs/ev-dlq",
+        "submissions_quarantine_url": "https://sqs/sub-quarantine",
+        "events_quarantine_url": "https://sqs/ev-quarantine",
         "results_bucket": "bucket",
         "pools": {"DML": {"quota": 20}, "DDL": {"quota": 5}},
         # the workgroup is what Terraform adds to a tenant entry (`<name_prefix>-<stage>-<tenant>`)

@@ -18,6 +18,8 @@ def stage_config() -> Config:
         "submissions_dlq_url": "https://sqs.invalid/submissions-dlq",
         "events_queue_url": "https://sqs.invalid/athena-events",
         "events_dlq_url": "https://sqs.invalid/athena-events-dlq",
+        "submissions_quarantine_url": "https://sqs.invalid/submissions-quarantine",
+        "events_quarantine_url": "https://sqs.invalid/athena-events-quarantine",
         "results_bucket": "fairshare-results",
         "results_prefix": "results/",
         "pools": {"DML": {"quota": 12, "headroom": 2}, "DDL": {"quota": 4, "headroom": 1}},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fairshare.ports import QueueMessage
@@ -42,8 +43,13 @@ class SqsTransport:
             for m in reply.get("Messages", [])
         ]
 
-    def send(self, queue_url: str, body: str) -> None:
-        self._sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    def send(self, queue_url: str, body: str, attributes: Mapping[str, str] | None = None) -> None:
+        extra: dict[str, Any] = {}
+        if attributes:
+            extra["MessageAttributes"] = {
+                key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()
+            }
+        self._sqs.send_message(QueueUrl=queue_url, MessageBody=body, **extra)
 
     def delete(self, queue_url: str, receipt_handle: str) -> None:
         self._sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)

@@ -13,7 +13,8 @@ once, I-2); the rest follows here and nowhere else:
   `CancelledQueries` when cancelled) and `BytesScanned`, notifies its tenant's topic, and wakes the
   dispatcher when it gave a slot back (unless the caller refills the slot itself);
 - an admission emits `AdmissionWaitMs`; a start `StartQueryCount`; a quota throttle
-  `ThrottlingErrorCount`; a submission `SubmittedQueries` and a wake-up.
+  `ThrottlingErrorCount`; a submission `SubmittedQueries` and a wake-up; a restart from the DLQ
+  `RestartQueryCount`.
 Notifications and wake-ups are best effort: the ledger is the truth (I-1), and the tick repairs.
 """
 
@@ -91,7 +92,10 @@ class Lifecycle:
 
     def restart(self, record: QueryRecord) -> bool:
         """A query that failed for a transient reason goes back to its queue (redrive from the DLQ)."""
-        return self.deps.ledger.restart_failed(record)
+        if not self.deps.ledger.restart_failed(record):
+            return False
+        self.deps.metrics.emit("RestartQueryCount", 1, tenant=record.tenant)
+        return True
 
     # --- ADMITTED, RUNNING -----------------------------------------------------------------------
     def claim(

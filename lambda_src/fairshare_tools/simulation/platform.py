@@ -62,6 +62,8 @@ def config_for(
             "submissions_dlq_url": "sim://submissions-dlq",
             "events_queue_url": "sim://events",
             "events_dlq_url": "sim://events-dlq",
+            "submissions_quarantine_url": "sim://submissions-quarantine",
+            "events_quarantine_url": "sim://events-quarantine",
             "results_bucket": "sim-results",
             "pools": dict(pools),
             "tenants": {

@@ -126,12 +126,18 @@ locals {
       ],
       local.admission_statements,
     )
-    redrive = [
-      # The ledger tells which dead letters still matter (and restarts transiently failed queries).
-      { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
-      { Sid = "DrainDeadLetters", Effect = "Allow", Action = local.sqs_consume_actions, Resource = [var.submissions_dlq_arn, var.events_dlq_arn] },
-      { Sid = "RefillSources", Effect = "Allow", Action = ["sqs:GetQueueAttributes", "sqs:SendMessage"], Resource = [var.submissions_queue_arn, var.events_queue_arn] },
-    ]
+    redrive = concat(
+      [
+        # The ledger tells which dead letters still matter (and restarts transiently failed queries).
+        { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
+        { Sid = "DrainDeadLetters", Effect = "Allow", Action = local.sqs_consume_actions, Resource = [var.submissions_dlq_arn, var.events_dlq_arn] },
+        { Sid = "RefillSources", Effect = "Allow", Action = ["sqs:GetQueueAttributes", "sqs:SendMessage"], Resource = [var.submissions_queue_arn, var.events_queue_arn] },
+      ],
+      # Poison dead letters are parked, never resent.
+      length(var.quarantine_queue_arns) == 0 ? [] : [
+        { Sid = "QuarantinePoison", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = var.quarantine_queue_arns },
+      ],
+    )
   }
 
   policies = {

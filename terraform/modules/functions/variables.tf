@@ -162,6 +162,12 @@ variable "events_dlq_arn" {
   type        = string
 }
 
+variable "quarantine_queue_arns" {
+  description = "ARNs of the quarantine queues redrive parks poison dead letters in (SendMessage only)."
+  type        = list(string)
+  default     = []
+}
+
 variable "workgroup_arns" {
   description = "ARNs of the stage's Athena workgroups; Athena actions are allowed on these only."
   type        = list(string)

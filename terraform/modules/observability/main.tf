@@ -87,6 +87,25 @@ resource "aws_cloudwatch_metric_alarm" "dlq" {
   tags                = var.tags
 }
 
+resource "aws_cloudwatch_metric_alarm" "quarantine" {
+  for_each = var.quarantine_names
+
+  alarm_name          = "${local.prefix}-${each.key}-quarantine-not-empty"
+  alarm_description   = "Poison messages in ${each.value}: dead letters of ${each.key} that no retry can help (not JSON, or naming no query the ledger holds). Redrive parked them and never resends them. Read one with its attributes (reason, source_queue, message_id), find what sent it, fix that; then delete the message. Kept 14 days."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = each.value }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
 resource "aws_cloudwatch_metric_alarm" "throttles" {
   alarm_name          = "${local.prefix}-athena-throttles"
   alarm_description   = "More than ${var.throttle_alarm_threshold} Athena quota throttles (TooManyRequestsException) in 5 minutes: load outside the platform shares the active-query quota. The effective limit already backs off (AIMD, I-7); check the dashboard's effective limit and who else runs queries in the account, then raise the pool headroom or request a higher quota."
@@ -232,6 +251,10 @@ locals {
     {
       title   = "DLQ depth"
       metrics = [for label, q in var.dlq_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, { label = label, stat = "Maximum" }]]
+    },
+    {
+      title   = "Quarantined poison messages"
+      metrics = [for label, q in var.quarantine_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, { label = label, stat = "Maximum" }]]
     },
     {
       title       = "Active DML queries (account) vs quota"

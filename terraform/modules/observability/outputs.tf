@@ -7,6 +7,7 @@ output "alarm_names" {
   description = "Every alarm of the stage, by purpose."
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.dlq : "dlq_${k}" => a.alarm_name },
+    { for k, a in aws_cloudwatch_metric_alarm.quarantine : "quarantine_${k}" => a.alarm_name },
     { for k, a in aws_cloudwatch_metric_alarm.tenant_budget : "budget_${k}" => a.alarm_name },
     {
       throttles         = aws_cloudwatch_metric_alarm.throttles.alarm_name

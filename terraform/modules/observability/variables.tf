@@ -28,6 +28,12 @@ variable "dlq_names" {
   type        = map(string)
 }
 
+variable "quarantine_names" {
+  description = "Quarantine queues to watch (poison dead letters, never resent): label => queue name."
+  type        = map(string)
+  default     = {}
+}
+
 variable "queue_names" {
   description = "Source queues shown on the dashboard: label => queue name."
   type        = map(string)

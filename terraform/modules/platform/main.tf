@@ -39,6 +39,7 @@ module "submissions_queue" {
   source = "../queues"
 
   name                       = "${local.prefix}-submissions"
+  quarantine                 = true
   max_receive_count          = var.stage.max_receive_count
   visibility_timeout_seconds = 6 * module.functions.timeouts["dispatcher"]
   kms_key_arn                = var.stage.kms_key_arn
@@ -49,6 +50,7 @@ module "events_queue" {
   source = "../queues"
 
   name                        = "${local.prefix}-athena-events"
+  quarantine                  = true
   max_receive_count           = var.stage.max_receive_count
   visibility_timeout_seconds  = 6 * module.functions.timeouts["completion"]
   kms_key_arn                 = var.stage.kms_key_arn
@@ -83,6 +85,7 @@ module "functions" {
   submissions_dlq_arn   = module.submissions_queue.dlq_arn
   events_queue_arn      = module.events_queue.queue_arn
   events_dlq_arn        = module.events_queue.dlq_arn
+  quarantine_queue_arns = [module.submissions_queue.quarantine_arn, module.events_queue.quarantine_arn]
   workgroup_arns        = values(module.workgroups.workgroup_arns)
   data_location_arns    = local.data_location_arns
   glue_databases        = local.glue_databases
@@ -138,6 +141,10 @@ module "observability" {
   dlq_names = {
     submissions   = module.submissions_queue.dlq_name
     athena-events = module.events_queue.dlq_name
+  }
+  quarantine_names = {
+    submissions   = module.submissions_queue.quarantine_name
+    athena-events = module.events_queue.quarantine_name
   }
   queue_names = {
     submissions   = module.submissions_queue.queue_name

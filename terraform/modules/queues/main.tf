@@ -2,6 +2,8 @@ locals {
   suffix   = var.fifo ? ".fifo" : ""
   name     = "${var.name}${local.suffix}"
   dlq_name = "${var.name}-dlq${local.suffix}"
+  # Poison (messages that can never succeed) is parked here by the consumer's redrive, never resent.
+  quarantine_name = "${var.name}-quarantine${local.suffix}"
 
   # SSE-SQS unless a customer key is given; the two are mutually exclusive in SQS.
   sqs_managed_sse = var.kms_key_arn == null ? true : null
@@ -24,6 +26,24 @@ resource "aws_sqs_queue" "dlq" {
     redrivePermission = "byQueue"
     sourceQueueArns   = ["arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${local.name}"]
   })
+
+  tags = var.tags
+}
+
+resource "aws_sqs_queue" "quarantine" {
+  count = var.quarantine ? 1 : 0
+
+  name                        = local.quarantine_name
+  fifo_queue                  = var.fifo ? true : null
+  content_based_deduplication = var.fifo ? var.content_based_deduplication : null
+  message_retention_seconds   = var.dlq_message_retention_seconds
+
+  sqs_managed_sse_enabled           = local.sqs_managed_sse
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = local.kms_reuse
+
+  # Nothing may use the quarantine as a dead-letter queue: what lands here was put here on purpose.
+  redrive_allow_policy = jsonencode({ redrivePermission = "denyAll" })
 
   tags = var.tags
 }

@@ -27,3 +27,18 @@ output "dlq_url" {
   description = "URL of the dead-letter queue."
   value       = aws_sqs_queue.dlq.url
 }
+
+output "quarantine_name" {
+  description = "Name of the quarantine queue (null without `quarantine`)."
+  value       = one(aws_sqs_queue.quarantine[*].name)
+}
+
+output "quarantine_arn" {
+  description = "ARN of the quarantine queue (null without `quarantine`)."
+  value       = one(aws_sqs_queue.quarantine[*].arn)
+}
+
+output "quarantine_url" {
+  description = "URL of the quarantine queue (null without `quarantine`)."
+  value       = one(aws_sqs_queue.quarantine[*].url)
+}

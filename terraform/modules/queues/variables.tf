@@ -20,6 +20,12 @@ variable "content_based_deduplication" {
   default     = false
 }
 
+variable "quarantine" {
+  description = "Also create \"<name>-quarantine\", where the consumer parks poison messages (never resent); same retention and encryption as the DLQ."
+  type        = bool
+  default     = false
+}
+
 variable "max_receive_count" {
   description = "Receives of one message before SQS moves it to the DLQ."
   type        = number

@@ -24,6 +24,7 @@ variables {
   submissions_dlq_arn   = "arn:aws:sqs:us-east-1:123456789012:fs-dev-submissions-dlq"
   events_queue_arn      = "arn:aws:sqs:us-east-1:123456789012:fs-dev-athena-events"
   events_dlq_arn        = "arn:aws:sqs:us-east-1:123456789012:fs-dev-athena-events-dlq"
+  quarantine_queue_arns = ["arn:aws:sqs:us-east-1:123456789012:fs-dev-submissions-quarantine", "arn:aws:sqs:us-east-1:123456789012:fs-dev-athena-events-quarantine"]
   workgroup_arns = [
     "arn:aws:athena:us-east-1:123456789012:workgroup/fs-dev-analytics",
     "arn:aws:athena:us-east-1:123456789012:workgroup/fs-dev-finance",
@@ -173,6 +174,11 @@ run "queues_are_reached_by_exactly_their_users" {
   assert {
     condition     = toset(flatten([for s in output.policies["redrive"].Statement : s.Resource if anytrue([for a in s.Action : a == "sqs:ReceiveMessage"])])) == toset([var.submissions_dlq_arn, var.events_dlq_arn])
     error_message = "redrive drains exactly the two DLQs"
+  }
+
+  assert {
+    condition     = one([for s in output.policies["redrive"].Statement : s if s.Sid == "QuarantinePoison"]).Action == ["sqs:SendMessage"] && toset(one([for s in output.policies["redrive"].Statement : s if s.Sid == "QuarantinePoison"]).Resource) == toset(var.quarantine_queue_arns) && length([for fn, p in output.policies : fn if anytrue([for s in p.Statement : anytrue([for r in s.Resource : endswith(r, "-quarantine")])])]) == 1
+    error_message = "only redrive reaches the quarantine queues, and it may only send to them"
   }
 
   assert {

@@ -21,6 +21,10 @@ variables {
     submissions   = "fs-dev-submissions-dlq"
     athena-events = "fs-dev-athena-events-dlq"
   }
+  quarantine_names = {
+    submissions   = "fs-dev-submissions-quarantine"
+    athena-events = "fs-dev-athena-events-quarantine"
+  }
   tenants = {
     analytics = { workgroup = "fs-dev-analytics", daily_bytes_budget = 1099511627776 }
     marketing = { workgroup = "fs-dev-marketing" }
@@ -74,6 +78,16 @@ run "stage_alarms" {
   }
 
   assert {
+    condition     = length(aws_cloudwatch_metric_alarm.quarantine) == 2 && aws_cloudwatch_metric_alarm.quarantine["athena-events"].alarm_name == "fs-dev-athena-events-quarantine-not-empty" && aws_cloudwatch_metric_alarm.quarantine["athena-events"].dimensions == tomap({ QueueName = "fs-dev-athena-events-quarantine" }) && alltrue([for a in values(aws_cloudwatch_metric_alarm.quarantine) : a.namespace == "AWS/SQS" && a.metric_name == "ApproximateNumberOfMessagesVisible" && a.threshold == 0 && a.comparison_operator == "GreaterThanThreshold" && length(a.ok_actions) == 1])
+    error_message = "each quarantine queue needs its own not-empty alarm, on the queue by name, that also says when it is OK again"
+  }
+
+  assert {
+    condition     = output.alarm_names["quarantine_submissions"] == "fs-dev-submissions-quarantine-not-empty"
+    error_message = "the quarantine alarms are among the stage's alarm names"
+  }
+
+  assert {
     condition     = one(aws_cloudwatch_metric_alarm.throttles.metric_query).expression == "SELECT SUM(ThrottlingErrorCount) FROM AthenaFairshare WHERE stage = 'dev'" && one(aws_cloudwatch_metric_alarm.throttles.metric_query).period == 300
     error_message = "the throttle alarm sums ThrottlingErrorCount of the stage over 5 minutes"
   }
@@ -94,7 +108,7 @@ run "stage_alarms" {
   }
 
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), values(aws_cloudwatch_metric_alarm.tenant_budget), [
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), values(aws_cloudwatch_metric_alarm.quarantine), values(aws_cloudwatch_metric_alarm.tenant_budget), [
       aws_cloudwatch_metric_alarm.throttles, aws_cloudwatch_metric_alarm.queued_age, aws_cloudwatch_metric_alarm.dispatcher_errors, aws_cloudwatch_metric_alarm.active_queries
     ]) : length(a.alarm_description) >= 80 && contains(a.alarm_actions, "arn:aws:sns:us-east-1:123456789012:fs-dev-alarms")])
     error_message = "every alarm says what to do and notifies the alarm topic"
@@ -106,8 +120,8 @@ run "stage_alarms" {
   }
 
   assert {
-    condition     = length(jsondecode(aws_cloudwatch_dashboard.stage.dashboard_body).widgets) == 8
-    error_message = "the stage dashboard has 8 widgets"
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.stage.dashboard_body).widgets) == 9
+    error_message = "the stage dashboard has 9 widgets"
   }
 }
 

@@ -71,7 +71,7 @@ run "composition_and_config_document" {
   assert {
     condition = toset(keys(output.config_document)) == toset([
       "stage", "region", "queries_table", "state_table", "submissions_queue_url", "submissions_dlq_url",
-      "events_queue_url", "events_dlq_url", "results_bucket", "results_prefix", "pools", "tenants",
+      "events_queue_url", "events_dlq_url", "submissions_quarantine_url", "events_quarantine_url", "results_bucket", "results_prefix", "pools", "tenants",
       "start_rate_per_s", "start_burst", "event_grace_s", "presign_expiry_s", "results_page_size",
       "max_transient_attempts", "query_ttl_days", "redrive_max_per_run", "redrive_rate_per_s", "share_policy",
       "share_half_life_s",
@@ -109,8 +109,8 @@ run "composition_and_config_document" {
   }
 
   assert {
-    condition     = length(module.workgroups.workgroup_names) == 3 && length(module.observability.alarm_names) == 8
-    error_message = "expected 3 workgroups and 8 alarms (2 DLQ, 2 budgets, throttles, queued age, dispatcher errors, active queries)"
+    condition     = length(module.workgroups.workgroup_names) == 3 && length(module.observability.alarm_names) == 10
+    error_message = "expected 3 workgroups and 10 alarms (2 DLQ, 2 quarantine, 2 budgets, throttles, queued age, dispatcher errors, active queries)"
   }
 
   assert {

@@ -132,3 +132,30 @@ run "rejects_zero_max_receive_count" {
 
   expect_failures = [var.max_receive_count]
 }
+
+run "quarantine_queue_only_on_request" {
+  command = plan
+
+  assert {
+    condition     = length(aws_sqs_queue.quarantine) == 0 && output.quarantine_url == null
+    error_message = "no quarantine queue is created unless asked for"
+  }
+}
+
+run "quarantine_queue_parks_poison_and_is_never_a_dlq" {
+  command = plan
+
+  variables {
+    quarantine = true
+  }
+
+  assert {
+    condition     = aws_sqs_queue.quarantine[0].name == "fs-dev-submissions-quarantine" && aws_sqs_queue.quarantine[0].message_retention_seconds == 1209600
+    error_message = "the quarantine is <name>-quarantine and keeps messages as long as the DLQ, got ${aws_sqs_queue.quarantine[0].name}"
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.quarantine[0].redrive_allow_policy).redrivePermission == "denyAll" && aws_sqs_queue.quarantine[0].sqs_managed_sse_enabled == true
+    error_message = "no queue may use the quarantine as its DLQ, and it is encrypted at rest"
+  }
+}
