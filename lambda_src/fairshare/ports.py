@@ -244,6 +244,10 @@ class TenantRecord:
     bytes_day: str | None = None
     bytes_today: int = 0
     service: ServiceHistory = field(default_factory=ServiceHistory)
+    # Why its next query waits, as the latest round that saw it waiting decided
+    # (`fairshare.domain.waiting`), and since when (epoch seconds); None: not waiting then.
+    waiting_reason: str | None = None
+    waiting_since: float | None = None
 
     def bytes_on(self, day: str) -> int:
         return self.bytes_today if self.bytes_day == day else 0
@@ -319,6 +323,9 @@ class StateStore(Protocol):
 
     def save_room(self, pool: str, slots: int, at: float, binding: bool) -> bool:
         """Record the room a usage sample left, unless a newer sample's is already recorded."""
+
+    def save_waiting(self, tenant: str, reason: str | None, since: float | None) -> None:
+        """Record why the tenant's next query waits (None: nothing of it waits), unconditionally."""
 
     def read_bucket(self) -> tuple[float, float] | None: ...
     def save_bucket(self, tokens: float, updated_at: float, expected: tuple[float, float] | None) -> bool:

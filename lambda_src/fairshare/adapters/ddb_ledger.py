@@ -320,6 +320,8 @@ class DynamoLedger:
                 bytes_day=item.get("bytes_day"),
                 bytes_today=int(item.get("bytes_today", 0)),
                 service=_history(item),
+                waiting_reason=item.get("waiting_reason"),
+                waiting_since=float(item["waiting_since"]) if "waiting_since" in item else None,
             )
         return out
 
@@ -717,6 +719,21 @@ class DynamoLedger:
                 ExpressionAttributeValues=_values(old=expected, new=actual),
             )
             is not None
+        )
+
+    def save_waiting(self, tenant: str, reason: str | None, since: float | None) -> None:
+        if reason is None or since is None:
+            self._update(
+                TableName=self._state,
+                Key=self._key(f"tenant#{tenant}"),
+                UpdateExpression="REMOVE waiting_reason, waiting_since",
+            )
+            return
+        self._update(
+            TableName=self._state,
+            Key=self._key(f"tenant#{tenant}"),
+            UpdateExpression="SET waiting_reason = :reason, waiting_since = :since",
+            ExpressionAttributeValues=_values(reason=reason, since=since),
         )
 
     def save_room(self, pool: str, slots: int, at: float, binding: bool) -> bool:

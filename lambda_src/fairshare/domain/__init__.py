@@ -32,9 +32,11 @@ from fairshare.domain.ratelimit import TokenBucket
 from fairshare.domain.service import Service, ServiceDecay, ServiceHistory
 from fairshare.domain.statements import MAX_QUERY_BYTES, classify_statement
 from fairshare.domain.tenant_rules import BudgetAction
+from fairshare.domain.waiting import WAIT_REASONS, Waiting, WaitReason, waiting
 
 __all__ = [
     "MAX_QUERY_BYTES",
+    "WAIT_REASONS",
     "Admission",
     "BudgetAction",
     "BudgetExceeded",
@@ -62,8 +64,11 @@ __all__ = [
     "TokenBucket",
     "Unauthorized",
     "ValidationFailed",
+    "WaitReason",
+    "Waiting",
     "classify_statement",
     "effective_priority",
     "plan_admissions",
+    "waiting",
     "whole_slots",
 ]

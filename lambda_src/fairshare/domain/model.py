@@ -92,11 +92,18 @@ class QueuedQuery:
 
 @dataclass(slots=True, frozen=True)
 class PoolState:
-    """One quota pool as the platform sees it: its admitted-and-active count and its effective limit."""
+    """One quota pool as the platform sees it: its admitted-and-active count and its effective limit;
+    `ceiling` is the limit without throttles (`quota - headroom`; None: the effective limit)."""
 
     name: PoolName
     active: int
     effective_limit: int
+    ceiling: int | None = None
+
+    @property
+    def backed_off(self) -> bool:
+        """The effective limit is below the ceiling: throttles (foreign load) lowered it (I-7)."""
+        return self.ceiling is not None and self.effective_limit < self.ceiling
 
     @property
     def free(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from aws_lambda_powertools import Logger
@@ -24,6 +24,8 @@ from fairshare.domain import (
     TenantQueue,
     TenantState,
     TokenBucket,
+    Waiting,
+    waiting,
 )
 from fairshare.domain.model import POOLS, Admission, PoolName
 from fairshare.ports import PoolRecord, QueryRecord, TenantRecord
@@ -74,35 +76,27 @@ class Dispatcher:
         free_total = sum(max(0, self._limits[p].slots - self._active[p]) for p in POOLS)
         states = state.tenants
         self._emit_tenant_gauges(states)
-        if free_total <= 0:
-            return
 
         today = deps.today()
-        records: dict[str, QueryRecord] = {}
-        oldest: float | None = None
+        # Every tenant with work queued shows the round its heads: as many as it could be admitted,
+        # or, when a cap, its budget or full pools hold it, its head alone, so that the round can say
+        # how long and why it waits (`fairshare.domain.waiting`) even when nothing is admitted.
         wanted: dict[str, int] = {}
-        queues = {name: TenantQueue() for name in states}
         for name, tenant_state in states.items():
             policy = config.policies[name]
-            if (
-                tenant_state.queued <= 0
-                or tenant_state.running >= policy.max_concurrency
-                or policy.over_budget(tenant_state.bytes_on(today))
-            ):
+            if tenant_state.queued <= 0:
                 continue
-            wanted[name] = min(policy.max_concurrency - tenant_state.running, free_total)
+            room = min(policy.max_concurrency - tenant_state.running, free_total)
+            blocked = room <= 0 or policy.over_budget(tenant_state.bytes_on(today))
+            wanted[name] = 0 if blocked else room
+        records: dict[str, QueryRecord] = {}
+        queues = {name: TenantQueue() for name in states}
         for name, heads in self._heads_of(wanted).items():
-            if not heads:
-                continue
             queues[name] = TenantQueue(
                 QueuedQuery(r.query_id, name, r.priority, r.seq, r.submitted_at / 1000, r.statement_class)
                 for r in heads
             )
             records.update((r.query_id, r) for r in heads)
-            oldest = min(oldest or now, min(r.submitted_at for r in heads) / 1000)
-        deps.metrics.emit("OldestQueuedAgeSeconds", round(max(0.0, now - (oldest or now)), 3), "Seconds")
-        if not records:
-            return
         # Every tenant, with or without work queued: fair share compares the service of all of them.
         tenants = [
             TenantState(
@@ -118,15 +112,25 @@ class Dispatcher:
         bucket, seen = self._bucket(now, state.bucket)
         snapshot = Snapshot(
             now=now,
-            pools={p: PoolState(p, self._active[p], self._limits[p].slots) for p in POOLS},
+            pools={
+                p: PoolState(
+                    p, self._active[p], self._limits[p].slots, config.pools[p].limit_policy().ceiling
+                )
+                for p in POOLS
+            },
             tenants=tenants,
             start_tokens=bucket.available(now),
             share=config.share_policy,
         )
-        planned = deps.planner(snapshot)
-        plan = self._reserve_tokens(planned, bucket, seen, now)
+        planned = deps.planner(snapshot) if free_total > 0 and records else []
+        plan = self._reserve_tokens(planned, bucket, seen, now) if planned else []
         report.planned = len(plan)
         report.held_by_rate = len(planned) - len(plan)
+        if report.held_by_rate:
+            snapshot = replace(snapshot, start_tokens=len(plan))  # the tokens this round got
+        self._publish_waiting(waiting(snapshot, plan, {n: s.queued for n, s in states.items()}), states, now)
+        if not plan:
+            return
         report.round_cost["snapshot_ms"] = round((time.perf_counter() - began) * 1000, 1)
         admitting = time.perf_counter()
         try:
@@ -137,6 +141,27 @@ class Dispatcher:
         report.round_cost["admit_ms"] = round((time.perf_counter() - admitting) * 1000, 1)
         report.round_cost["claims"] = len(plan)
         report.round_cost["started"] = len(report.started)
+
+    def _publish_waiting(self, waits: list[Waiting], states: dict[str, TenantRecord], now: float) -> None:
+        """Each waiting tenant's age and reason as a metric, and its reason in the ledger when it
+        changed (for `GET /queries/{id}`; best effort: the next round writes it again)."""
+        deps = self.deps
+        by_tenant = {w.tenant: w for w in waits}
+        for wait in waits:
+            age = wait.age(now)
+            if age is not None:
+                deps.metrics.emit(
+                    "OldestQueuedAgeSeconds", round(age, 3), "Seconds", tenant=wait.tenant, reason=wait.reason
+                )
+        for name, record in states.items():
+            held = by_tenant.get(name)
+            reason = None if held is None else held.reason
+            if reason == record.waiting_reason:
+                continue
+            try:
+                deps.ledger.save_waiting(name, reason, None if reason is None else now)
+            except Exception:
+                logger.warning("waiting reason not recorded", extra={"tenant": name}, exc_info=True)
 
     def _admit_all(self, plan: list[tuple[Admission, QueryRecord]], report: RoundReport) -> None:
         """The round's admissions, each tenant's in plan order and the tenants side by side.
@@ -160,7 +185,10 @@ class Dispatcher:
         return dict(zip(wanted, heads, strict=True))
 
     def _heads(self, tenant: str, want: int) -> list[QueryRecord]:
+        """`want` heads in the tenant's order; with `want` 0, its head only (a held tenant's, for age)."""
         policy = self.deps.config.policies[tenant]
+        if want <= 0:
+            return self.deps.ledger.queued_heads(tenant, 1)
         if policy.aging_seconds is None:
             return self.deps.ledger.queued_heads(tenant, want)
         # With aging a lower level's head may overtake, so each level offers its own heads.

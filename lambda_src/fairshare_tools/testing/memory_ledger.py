@@ -95,6 +95,8 @@ class _Tenant:
     bytes_day: str | None = None
     bytes_today: int = 0
     service: ServiceHistory = field(default_factory=ServiceHistory)
+    waiting_reason: str | None = None
+    waiting_since: float | None = None
 
     def view(self, name: str) -> TenantRecord:
         return TenantRecord(
@@ -104,6 +106,8 @@ class _Tenant:
             bytes_day=self.bytes_day,
             bytes_today=self.bytes_today,
             service=self.service,
+            waiting_reason=self.waiting_reason,
+            waiting_since=self.waiting_since,
         )
 
 
@@ -307,6 +311,16 @@ class MemoryLedger:
                 item.active = item.active if item.active is not None else 0
 
         self._run("ensure_pool", body)
+
+    def save_waiting(self, tenant: str, reason: str | None, since: float | None) -> None:
+        def body() -> None:
+            item = self._tenant(tenant)
+            if reason is None or since is None:
+                item.waiting_reason = item.waiting_since = None
+            else:
+                item.waiting_reason, item.waiting_since = reason, since
+
+        self._run("save_waiting", body)
 
     def save_room(self, pool: str, slots: int, at: float, binding: bool) -> bool:
         def body() -> bool:
