@@ -63,13 +63,11 @@ def waiting(snapshot: Snapshot, plan: Sequence[Admission], queued: Mapping[str, 
         taken = admitted.get(policy.name, set())
         if queued.get(policy.name, len(tenant.queue)) - len(taken) <= 0:
             continue
-        remaining = [
-            q
-            for q in tenant.queue.ordered(snapshot.now, policy.aging_seconds, policy.max_aging_boost)
-            if q.query_id not in taken
-        ]
+        shown = list(tenant.queue.ordered(snapshot.now, policy.aging_seconds, policy.max_aging_boost))
+        remaining = [q for q in shown if q.query_id not in taken]
         oldest = min((q.submitted_at for q in remaining), default=None)
-        next_pool = remaining[0].pool if remaining else None
+        # Its next query's pool; when the round admitted all it read, that of the last one it read.
+        next_pool = remaining[0].pool if remaining else (shown[-1].pool if shown else None)
         reason: WaitReason
         if tenant.held_by_budget:
             reason = "budget_hold"
@@ -86,8 +84,8 @@ def waiting(snapshot: Snapshot, plan: Sequence[Admission], queued: Mapping[str, 
 
 
 def _full_pool(snapshot: Snapshot, free: Mapping[PoolName, int], pool: PoolName | None) -> PoolName | None:
-    """The full pool that holds the tenant's next query: that query's pool if the round saw it, else
-    (its next query unknown) a pool when every pool is full."""
+    """The full pool that holds the tenant's next query: its pool if known, else (the round read none
+    of the tenant's queries) a pool when every pool is full."""
     if pool is not None:
         return pool if free.get(pool, 0) <= 0 else None
     full = [name for name in snapshot.pools if free.get(name, 0) <= 0]

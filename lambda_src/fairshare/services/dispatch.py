@@ -78,9 +78,10 @@ class Dispatcher:
         self._emit_tenant_gauges(states)
 
         today = deps.today()
-        # Every tenant with work queued shows the round its heads: as many as it could be admitted,
-        # or, when a cap, its budget or full pools hold it, its head alone, so that the round can say
-        # how long and why it waits (`fairshare.domain.waiting`) even when nothing is admitted.
+        # Every tenant with work queued shows the round its heads: one more than it could be admitted
+        # (the planner admits no more than its cap and the free slots allow), or, when a cap, its
+        # budget or full pools hold it, its head alone; so the round sees the next query that will
+        # still wait, and says how long and why (`fairshare.domain.waiting`), admissions or none.
         wanted: dict[str, int] = {}
         for name, tenant_state in states.items():
             policy = config.policies[name]
@@ -88,7 +89,7 @@ class Dispatcher:
                 continue
             room = min(policy.max_concurrency - tenant_state.running, free_total)
             blocked = room <= 0 or policy.over_budget(tenant_state.bytes_on(today))
-            wanted[name] = 0 if blocked else room
+            wanted[name] = 0 if blocked else room + 1
         records: dict[str, QueryRecord] = {}
         queues = {name: TenantQueue() for name in states}
         for name, heads in self._heads_of(wanted).items():

@@ -31,7 +31,9 @@ def load_own(deps: Deps, tenant: str, query_id: str) -> QueryRecord:
     return record
 
 
-def describe(record: QueryRecord, position: int | None = None) -> dict[str, Any]:
+def describe(
+    record: QueryRecord, position: int | None = None, blocking_reason: str | None = None
+) -> dict[str, Any]:
     queued_ms = None
     if record.admitted_at is not None:
         queued_ms = record.admitted_at - record.submitted_at
@@ -49,6 +51,7 @@ def describe(record: QueryRecord, position: int | None = None) -> dict[str, Any]
         "submitted_by": record.submitted_by,
         "submitted_at": record.submitted_at,
         "position": position,
+        "blocking_reason": blocking_reason,
         "timings": {
             "queued_ms": queued_ms,
             "athena_queue_ms": record.athena_queue_ms,
@@ -62,8 +65,13 @@ def describe(record: QueryRecord, position: int | None = None) -> dict[str, Any]
 
 def get_query(deps: Deps, tenant: str, query_id: str) -> dict[str, Any]:
     record = load_own(deps, tenant, query_id)
-    position = deps.ledger.position(record, POSITION_CAP) if record.status == QueryStatus.QUEUED else None
-    return describe(record, position)
+    if record.status != QueryStatus.QUEUED:
+        return describe(record)
+    position = deps.ledger.position(record, POSITION_CAP)
+    # What holds the tenant's next query, as the latest round decided (fairshare.domain.waiting); a
+    # query behind others of its tenant (position > 1) waits for the same thing, and for them.
+    reason = deps.ledger.tenants([tenant])[tenant].waiting_reason
+    return describe(record, position, reason)
 
 
 def results(deps: Deps, tenant: str, query_id: str, page_token: str | None) -> dict[str, Any]:
