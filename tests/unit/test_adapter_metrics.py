@@ -18,18 +18,18 @@ def test_stage_metrics_batch_and_tenant_metrics_carry_the_tenant(capsys: pytest.
     metrics = EmfMetrics(powertools, stage="dev", namespace="AthenaFairshare")
 
     metrics.emit("StartQueryCount", 1, tenant="alpha")
-    metrics.emit("OldestQueuedAgeSeconds", 12.5, "Seconds")
+    metrics.emit("AStageOnlyGauge", 12.5, "Seconds")
     powertools.flush_metrics()
     documents = _documents(capsys.readouterr().out)
 
     by_metric = {d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]: d for d in documents}  # type: ignore[index]
     tenant_doc = by_metric["StartQueryCount"]
-    stage_doc = by_metric["OldestQueuedAgeSeconds"]
+    stage_doc = by_metric["AStageOnlyGauge"]
     assert (tenant_doc["stage"], tenant_doc["tenant"], tenant_doc["StartQueryCount"]) == (
         "dev",
         "alpha",
         [1.0],
     )
     assert tenant_doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "AthenaFairshare"  # type: ignore[index]
-    assert (stage_doc["stage"], stage_doc["OldestQueuedAgeSeconds"]) == ("dev", [12.5])
+    assert (stage_doc["stage"], stage_doc["AStageOnlyGauge"]) == ("dev", [12.5])
     assert "tenant" not in stage_doc
