@@ -84,6 +84,9 @@ class QueryStatus(_Model):
     submitted_by: str | None = None
     submitted_at: int | None = None
     position: int | None = None
+    # What holds a queued query (the latest dispatch round's reason): budget_hold, tenant_cap,
+    # throttle_backoff, pool_full, start_rate or fair_share; None once it left the queue.
+    blocking_reason: str | None = None
     timings: Timings = Field(default_factory=Timings)
     bytes_scanned: int | None = None
     error: ErrorDetail | None = None

@@ -150,6 +150,18 @@ def test_status_shows_the_fields_and_json_round_trips(env: dict[str, str]) -> No
     )
 
 
+def test_status_of_a_queued_query_says_what_it_waits_for(env: dict[str, str], api: FakeTenantApi) -> None:
+    api.queue_s, api.blocking_reason = 30.0, "tenant_cap"
+    query_id = run(env, "submit", "SELECT 1").stdout.strip()
+    table = run(env, "status", query_id)
+    assert "QUEUED" in table.stdout and "waiting_for" in table.stdout and "tenant_cap" in table.stdout
+    assert json.loads(run(env, "status", query_id, "--json").stdout)["blocking_reason"] == "tenant_cap"
+    api.queue_s = 0.0
+    done = run(env, "wait", query_id)
+    assert done.exit_code == 0
+    assert json.loads(run(env, "status", query_id, "--json").stdout)["blocking_reason"] is None
+
+
 def test_results_formats(env: dict[str, str], api: FakeTenantApi) -> None:
     query_id = run(env, "submit", "SELECT 1", "--wait").stderr.split()[1].rstrip(":")
     api.queries[query_id].rows = 5

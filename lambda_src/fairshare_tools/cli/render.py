@@ -59,8 +59,9 @@ def iso_time(epoch_ms: int | None) -> str:
 def progress_line(status: QueryStatus, elapsed_s: float) -> str:
     """The live line of `wait`: state, queue position, elapsed time and bytes scanned."""
     position = f"#{status.position}" if status.position is not None else "-"
+    waiting = f" ({status.blocking_reason})" if status.blocking_reason else ""
     return (
-        f"{status.query_id}  {status.status:<9}  position {position}  "
+        f"{status.query_id}  {status.status:<9}  position {position}{waiting}  "
         f"elapsed {human_duration(elapsed_s)}  scanned {human_bytes(status.bytes_scanned)}"
     )
 
@@ -74,6 +75,7 @@ def status_table(status: QueryStatus) -> Table:
         ("query_id", status.query_id),
         ("status", status.status),
         ("position", "-" if status.position is None else str(status.position)),
+        ("waiting_for", _text(status.blocking_reason)),
         ("priority", _text(status.priority)),
         ("database", _text(status.database)),
         ("statement_class", _text(status.statement_class)),

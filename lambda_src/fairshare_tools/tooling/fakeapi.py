@@ -61,6 +61,8 @@ class FakeTenantApi:
 
     api_keys: Mapping[str, str]  # api key -> tenant
     queue_s: float = 0.0
+    # What a queued query is said to wait for (the fake does not schedule: one reason for all).
+    blocking_reason: str = "pool_full"
     default_duration_s: float = 0.05
     max_queued: int = 1000
     page_size: int = 2
@@ -177,6 +179,7 @@ class FakeTenantApi:
             "submitted_by": None,
             "submitted_at": int((time.time() - (now - query.submitted_at)) * 1000),
             "position": self._position(query, now),
+            "blocking_reason": self.blocking_reason if status == "QUEUED" else None,
             "timings": {
                 "queued_ms": int(min(now - query.submitted_at, query.queue_s) * 1000),
                 "athena_queue_ms": 0 if status != "QUEUED" else None,

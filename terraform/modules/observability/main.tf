@@ -128,7 +128,7 @@ resource "aws_cloudwatch_metric_alarm" "throttles" {
 
 resource "aws_cloudwatch_metric_alarm" "queued_age" {
   alarm_name          = "${local.prefix}-oldest-queued-age"
-  alarm_description   = "The oldest queued query has waited more than ${var.queued_age_slo_seconds} s (SLO). Check the dashboard: a low effective limit means throttles (foreign load), tenants at max_concurrency mean caps are too tight, no admissions at all means the dispatcher is failing (see its Errors alarm and logs)."
+  alarm_description   = "A queued query has waited more than ${var.queued_age_slo_seconds} s (SLO). The dashboard's queue-age widget names the tenant and why it waits: tenant_cap means its max_concurrency is too tight for its load; budget_hold, its daily bytes budget is spent; throttle_backoff, foreign load shares the quota (see the throttles alarm; raise headroom or the quota); pool_full, the platform's own load fills quota - headroom (ask for a higher quota); start_rate, the start rate limit. No datapoints while queries wait means the dispatcher is failing (see its Errors alarm and logs)."
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.queued_age_slo_seconds
   evaluation_periods  = 3
@@ -239,6 +239,8 @@ locals {
       EffectiveLimit       = "Minimum"
       ThrottlingErrorCount = "Sum"
       AdmissionWaitMs      = "p90"
+      # One series per waiting tenant and reason: the dimension says why it waits.
+      OldestQueuedAgeSeconds = "Maximum"
     } : metric => "SEARCH('{AthenaFairshare} MetricName=\"${metric}\" stage=\"${var.stage}\"', '${stat}', 60)"
   }
 
@@ -248,6 +250,7 @@ locals {
     { title = "Effective limit per pool (AIMD)", metrics = [[{ expression = local.search.EffectiveLimit, id = "limit" }]] },
     { title = "Athena quota throttles", metrics = [[{ expression = local.search.ThrottlingErrorCount, id = "throttles" }]] },
     { title = "Admission wait (p90, ms)", metrics = [[{ expression = local.search.AdmissionWaitMs, id = "wait" }]] },
+    { title = "Oldest queued age per tenant and reason (s)", metrics = [[{ expression = local.search.OldestQueuedAgeSeconds, id = "age" }]], annotations = { horizontal = [{ label = "SLO", value = var.queued_age_slo_seconds }] } },
     {
       title   = "DLQ depth"
       metrics = [for label, q in var.dlq_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, { label = label, stat = "Maximum" }]]

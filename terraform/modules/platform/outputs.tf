@@ -4,6 +4,9 @@ locals {
     submissions_dlq = module.submissions_queue.dlq_url
     events          = module.events_queue.queue_url
     events_dlq      = module.events_queue.dlq_url
+    # Poison dead letters, parked by redrive and never resent.
+    submissions_quarantine = module.submissions_queue.quarantine_url
+    events_quarantine      = module.events_queue.quarantine_url
   }
   table_names = {
     queries = module.ledger.queries_table_name
@@ -70,17 +73,19 @@ output "function_arns" {
 }
 
 output "queue_urls" {
-  description = "URLs of the submissions and athena-events queues and their DLQs."
+  description = "URLs of the submissions and athena-events queues, their DLQs and quarantine queues."
   value       = local.queue_urls
 }
 
 output "queue_arns" {
-  description = "ARNs of the submissions and athena-events queues and their DLQs."
+  description = "ARNs of the submissions and athena-events queues, their DLQs and quarantine queues."
   value = {
-    submissions     = module.submissions_queue.queue_arn
-    submissions_dlq = module.submissions_queue.dlq_arn
-    events          = module.events_queue.queue_arn
-    events_dlq      = module.events_queue.dlq_arn
+    submissions            = module.submissions_queue.queue_arn
+    submissions_dlq        = module.submissions_queue.dlq_arn
+    events                 = module.events_queue.queue_arn
+    events_dlq             = module.events_queue.dlq_arn
+    submissions_quarantine = module.submissions_queue.quarantine_arn
+    events_quarantine      = module.events_queue.quarantine_arn
   }
 }
 

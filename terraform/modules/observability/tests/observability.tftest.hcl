@@ -120,8 +120,18 @@ run "stage_alarms" {
   }
 
   assert {
-    condition     = length(jsondecode(aws_cloudwatch_dashboard.stage.dashboard_body).widgets) == 9
-    error_message = "the stage dashboard has 9 widgets"
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.stage.dashboard_body).widgets) == 10
+    error_message = "the stage dashboard has 10 widgets"
+  }
+
+  assert {
+    condition     = one([for w in jsondecode(aws_cloudwatch_dashboard.stage.dashboard_body).widgets : w if strcontains(w.properties.title, "queued age")]).properties.metrics[0][0].expression == "SEARCH('{AthenaFairshare} MetricName=\"OldestQueuedAgeSeconds\" stage=\"dev\"', 'Maximum', 60)" && one([for w in jsondecode(aws_cloudwatch_dashboard.stage.dashboard_body).widgets : w if strcontains(w.properties.title, "queued age")]).properties.annotations.horizontal[0].value == 900
+    error_message = "the dashboard shows the queue age of every tenant and reason, against the SLO"
+  }
+
+  assert {
+    condition     = alltrue([for reason in ["tenant_cap", "budget_hold", "throttle_backoff", "pool_full", "start_rate"] : strcontains(aws_cloudwatch_metric_alarm.queued_age.alarm_description, reason)])
+    error_message = "the queued-age alarm's advice names every reason a query waits for"
   }
 }
 
