@@ -25,9 +25,9 @@ from typing import Any
 from fairshare_tools.tooling.deploy import LOCAL_STAGE, make_deployer
 from fairshare_tools.tooling.stage import (
     DEFAULT_LOCALSTACK_ENDPOINT,
-    LOCALSTACK_CREDENTIALS,
     LOCALSTACK_ENDPOINT_ENV,
     StageAccess,
+    localstack_session,
     output_value,
     stage_access,
 )
@@ -71,14 +71,8 @@ def emulator_admin(
 
 
 def aws_client(service: str, endpoint: str = LOCALSTACK_ENDPOINT) -> Any:
-    import boto3
-
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        **LOCALSTACK_CREDENTIALS,
-    )
+    """A boto3 client of the local platform (localstack-client's session: `localstack_session`)."""
+    return localstack_session(endpoint).client(service)
 
 
 def seed_dataset(endpoint: str = LOCALSTACK_ENDPOINT) -> None:

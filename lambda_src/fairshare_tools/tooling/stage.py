@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fairshare_tools.tooling.deploy import LOCAL_STAGE, DeployError, make_deployer, stage_outputs
 
@@ -29,6 +30,14 @@ class StageAccess:
     queries_table: str | None
     aws_endpoint_url: str | None  # LocalStack's gateway for boto3, None on AWS
     region: str | None = None  # the stage's `region` output (absent on stages applied before it existed)
+
+
+def localstack_session(endpoint: str = DEFAULT_LOCALSTACK_ENDPOINT, region: str = "us-east-1") -> Any:
+    """A session whose clients all reach LocalStack at `endpoint` (localstack-client's Session: every
+    service at the one gateway, dummy credentials); `.client(service)` as with boto3."""
+    from localstack_client.session import Session
+
+    return Session(region_name=region, localstack_host=urlsplit(endpoint).netloc, **LOCALSTACK_CREDENTIALS)
 
 
 def output_value(outputs: Mapping[str, Any], name: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -131,10 +130,10 @@ def main(
     """Per tenant and user: queries by final state, bytes scanned, engine time, queue wait, databases."""
     import boto3
 
-    credentials: Mapping[str, str] = {}
+    local: Any = None  # the stage's LocalStack session (`--stage local`), None on AWS
     if stage and not table:
         from fairshare_tools.tooling.deploy import DeployError, find_repo_root
-        from fairshare_tools.tooling.stage import LOCALSTACK_CREDENTIALS, read_stage_access
+        from fairshare_tools.tooling.stage import localstack_session, read_stage_access
         from fairshare_tools.tooling.terraform import TerraformFailed
 
         try:
@@ -142,10 +141,10 @@ def main(
         except (DeployError, TerraformFailed) as exc:
             raise click.ClickException(f"stage {stage}: {exc}") from exc
         table = access.queries_table
-        endpoint_url = endpoint_url or access.aws_endpoint_url
         region = region or access.region
-        if access.aws_endpoint_url and boto3.session.Session().get_credentials() is None:
-            credentials = LOCALSTACK_CREDENTIALS
+        if access.aws_endpoint_url:
+            local = localstack_session(endpoint_url or access.aws_endpoint_url, region or "us-east-1")
+            endpoint_url = None  # the session's clients all reach LocalStack already
     table_name, config_region = _resolve_table(table, config_file)
     today = datetime.now(tz=UTC).date()
     last = end.date() if end else today
@@ -156,7 +155,7 @@ def main(
         start_ms, end_ms = day_range_ms(first, last)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    session = boto3.session.Session(region_name=region or config_region, **credentials)
+    session = local or boto3.session.Session(region_name=region or config_region)
     client_args: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
