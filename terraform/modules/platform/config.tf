@@ -39,7 +39,7 @@ locals {
         workgroup                      = module.workgroups.workgroup_names[name]
         databases                      = t.databases
         api_key_id                     = module.api.api_key_ids[name]
-        notify_topic_arn               = t.notify_topic_arn
+        notify_topic_arn               = lookup(module.notifications.topic_arns, name, t.notify_topic_arn)
         bytes_scanned_cutoff_per_query = t.bytes_scanned_cutoff_per_query
       }
     }

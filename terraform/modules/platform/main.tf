@@ -10,7 +10,11 @@ locals {
 
   data_location_arns = distinct(flatten([for t in values(var.tenants) : t.data_locations]))
   glue_databases     = distinct(flatten([for t in values(var.tenants) : t.databases]))
-  notify_topic_arns  = distinct(compact([for t in values(var.tenants) : t.notify_topic_arn]))
+  # The topics the Lambdas publish terminal states to: the tenants' own, and those created for callbacks.
+  notify_topic_arns = distinct(concat(
+    compact([for t in values(var.tenants) : t.notify_topic_arn]),
+    module.notifications.created_topic_arns,
+  ))
 }
 
 module "workgroups" {
@@ -128,6 +132,20 @@ module "events" {
   dispatcher_schedule      = var.stage.dispatcher_schedule
   redrive_schedule         = var.stage.redrive_schedule
   tags                     = local.tags
+}
+
+module "notifications" {
+  source = "../notifications"
+
+  name_prefix = var.stage.name_prefix
+  stage       = var.stage.name
+  tenants = {
+    for name, t in var.tenants : name => { https_endpoint = t.notify_https_endpoint, topic_arn = t.notify_topic_arn }
+    if t.notify_https_endpoint != null
+  }
+  alarm_topic_arn = module.observability.alarm_topic_arn
+  kms_key_arn     = var.stage.kms_key_arn
+  tags            = local.tags
 }
 
 module "observability" {

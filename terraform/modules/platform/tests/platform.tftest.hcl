@@ -209,6 +209,38 @@ run "adding_a_tenant_adds_only_its_resources" {
   }
 }
 
+run "a_tenant_callback_gets_a_topic_the_lambdas_publish_every_terminal_state_to" {
+  command = apply
+
+  variables {
+    tenants = {
+      analytics = { weight = 3, notify_https_endpoint = "https://hooks.example.com/analytics" }
+      finance   = { weight = 1, notify_topic_arn = "arn:aws:sns:us-east-1:123456789012:finance", notify_https_endpoint = "https://finance.example.com/athena" }
+      marketing = { weight = 2 }
+    }
+  }
+
+  assert {
+    condition     = output.config_document.tenants["analytics"].notify_topic_arn == module.notifications.topic_arns["analytics"] && output.config_document.tenants["finance"].notify_topic_arn == "arn:aws:sns:us-east-1:123456789012:finance" && output.config_document.tenants["marketing"].notify_topic_arn == null
+    error_message = "the Lambdas publish a tenant's terminal states to the topic its callback subscribes to"
+  }
+
+  assert {
+    condition     = toset(keys(module.notifications.topic_arns)) == toset(["analytics", "finance"]) && module.notifications.alarm_name == "fs-dev-notify-callbacks-dlq-not-empty"
+    error_message = "exactly the tenants with an endpoint get a callback, and the callbacks DLQ its alarm"
+  }
+}
+
+run "rejects_a_callback_that_is_not_https" {
+  command = plan
+
+  variables {
+    tenants = { analytics = { notify_https_endpoint = "http://hooks.example.com/analytics" } }
+  }
+
+  expect_failures = [var.tenants]
+}
+
 run "rejects_an_unknown_budget_action" {
   command = plan
 
