@@ -126,7 +126,8 @@ variable "tenants" {
     api_rate_limit (requests/s, 10), api_burst_limit (20), api_quota_per_day (null = none),
     notify_topic_arn (an SNS topic of the team for completions and its budget alarm, null = none),
     notify_https_endpoint (an https:// URL that gets every terminal state through SNS, with retries and a
-    DLQ: modules/notifications; on notify_topic_arn if given, else on a topic the platform creates).
+    DLQ: modules/notifications, which validates it; on notify_topic_arn if given, else on a topic the
+    platform creates).
   EOT
   type = map(object({
     weight                         = optional(number, 1)
@@ -160,11 +161,6 @@ variable "tenants" {
   validation {
     condition     = alltrue([for name, _ in var.tenants : can(regex("^[a-z0-9][a-z0-9_-]{0,39}$", name))])
     error_message = "Tenant names must match ^[a-z0-9][a-z0-9_-]{0,39}$: 1-40 lowercase letters, digits, _ or -, starting with a letter or digit (they become part of workgroup, API key, usage plan and alarm names)."
-  }
-
-  validation {
-    condition     = alltrue([for t in values(var.tenants) : t.notify_https_endpoint == null || can(regex("^https://[^\\s/$.?#].[^\\s]*$", t.notify_https_endpoint))])
-    error_message = "notify_https_endpoint must be null or an https:// URL."
   }
 
   validation {

@@ -231,16 +231,6 @@ run "a_tenant_callback_gets_a_topic_the_lambdas_publish_every_terminal_state_to"
   }
 }
 
-run "rejects_a_callback_that_is_not_https" {
-  command = plan
-
-  variables {
-    tenants = { analytics = { notify_https_endpoint = "http://hooks.example.com/analytics" } }
-  }
-
-  expect_failures = [var.tenants]
-}
-
 run "rejects_an_unknown_budget_action" {
   command = plan
 
