@@ -103,6 +103,7 @@ def config_document(queues: dict[str, str], topic_arn: str) -> dict[str, Any]:
                 "max_concurrency": 3,
                 "workgroup": "fs-test-beta",
                 "api_key_id": "key-beta",
+                "databases": ["default", "sales", "beta_private"],
             },
             "gamma": {
                 **tenant,

@@ -10,7 +10,14 @@ import threading
 import uuid
 from dataclasses import dataclass
 
-from fairshare.domain import BudgetExceeded, Forbidden, ValidationFailed, classify_statement
+from fairshare.domain import (
+    BudgetExceeded,
+    Forbidden,
+    ValidationFailed,
+    classify_statement,
+    outside_databases,
+    table_references,
+)
 from fairshare.domain.errors import Conflict, DependencyUnavailable
 from fairshare.ports import DuplicateQuery, QueryRecord, QueryStatus
 from fairshare.services.deps import Deps
@@ -80,6 +87,7 @@ def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
     database = submission.database if submission.database is not None else config.databases[0]
     if database not in config.databases:
         raise ValidationFailed(f"database must be one of {list(config.databases)}")
+    _check_tables(submission.sql, database, config.databases)
     priority = policy.default_priority if submission.priority is None else submission.priority
     policy.check_priority(priority)
     token = submission.client_token
@@ -123,6 +131,18 @@ def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
             raise DependencyUnavailable("ledger answered a duplicate but holds no query") from None
         return _replay(deps, existing, request_hash)
     return SubmitOutcome(record=record, created=True, position=position)
+
+
+def _check_tables(sql: str, database: str, databases: tuple[str, ...]) -> None:
+    """Refuse, before anything is queued, a statement that names a table outside the tenant's databases
+    (I-4). A statement the parser cannot read passes: the tenant's execution role decides in Athena."""
+    references = table_references(sql, database)
+    outside = outside_databases(references or [], databases)
+    if outside:
+        raise Forbidden(
+            f"table {outside[0]} is outside this tenant's databases {list(databases)}"
+            + (f" (and {len(outside) - 1} more)" if len(outside) > 1 else "")
+        )
 
 
 def _replay(deps: Deps, existing: QueryRecord, request_hash: str) -> SubmitOutcome:
