@@ -61,6 +61,12 @@ class TenantConfig(_Strict):
     workgroup: str = Field(..., min_length=1, max_length=128)
     databases: tuple[str, ...] = Field(default=("default",), min_length=MIN_DATABASES)
     api_key_id: str | None = Field(None, description="API Gateway key id that identifies the tenant")
+    execution_role_arn: str | None = Field(
+        None,
+        pattern=r"^arn:[a-z-]+:iam::[0-9]{12}:role/[\w+=,.@/-]+$",
+        description="the tenant's execution role: every Athena call about its queries is made as it (I-4);"
+        " null = the function's own credentials (tests)",
+    )
     notify_topic_arn: str | None = None
     bytes_scanned_cutoff_per_query: int = Field(
         10_737_418_240, ge=_B["bytes_scanned_cutoff_per_query"].ge, description="the workgroup's cutoff"

@@ -23,7 +23,7 @@ from fairshare.adapters.sqs import SqsWakeups
 from fairshare.adapters.usage import CloudWatchUsage
 from fairshare.config import Config, parse_config
 from fairshare.services.deps import Deps
-from fairshare_tools.testing.fakes import FakeAthena, FakeClock, RecordingMetrics
+from fairshare_tools.testing.fakes import FakeAthena, FakeClock, RecordingMetrics, Shared
 from moto import mock_aws
 
 REGION = "us-east-1"
@@ -244,7 +244,7 @@ def _platform() -> Platform:
         metrics=metrics,
         notifier=SnsNotifier(sns),
         wakeups=SqsWakeups(sqs, queues["submissions"], queues["submissions-dlq"]),
-        results=S3ResultStore(s3),
+        results=Shared(S3ResultStore(s3)),
         usage=CloudWatchUsage(cloudwatch),
         rng=random.Random(7),
     )

@@ -30,13 +30,7 @@ from fairshare.domain.model import (
 from fairshare.domain.queue import TenantQueue, effective_priority
 from fairshare.domain.ratelimit import TokenBucket
 from fairshare.domain.service import Service, ServiceDecay, ServiceHistory
-from fairshare.domain.statements import (
-    MAX_QUERY_BYTES,
-    TableReference,
-    classify_statement,
-    outside_databases,
-    table_references,
-)
+from fairshare.domain.statements import MAX_QUERY_BYTES, classify_statement
 from fairshare.domain.tenant_rules import BudgetAction
 
 __all__ = [
@@ -62,7 +56,6 @@ __all__ = [
     "ServiceHistory",
     "SharePolicy",
     "Snapshot",
-    "TableReference",
     "TenantPolicy",
     "TenantQueue",
     "TenantState",
@@ -71,8 +64,6 @@ __all__ = [
     "ValidationFailed",
     "classify_statement",
     "effective_priority",
-    "outside_databases",
     "plan_admissions",
-    "table_references",
     "whole_slots",
 ]

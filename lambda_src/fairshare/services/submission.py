@@ -10,18 +10,12 @@ import threading
 import uuid
 from dataclasses import dataclass
 
-from fairshare.domain import (
-    BudgetExceeded,
-    Forbidden,
-    ValidationFailed,
-    classify_statement,
-    outside_databases,
-    table_references,
-)
+from fairshare.domain import BudgetExceeded, Forbidden, ValidationFailed, classify_statement
 from fairshare.domain.errors import Conflict, DependencyUnavailable
 from fairshare.ports import DuplicateQuery, QueryRecord, QueryStatus
 from fairshare.services.deps import Deps
 from fairshare.services.lifecycle import Lifecycle
+from fairshare.services.tables import outside_databases, table_references
 
 # Athena's ClientRequestToken rule; the query id derives from it, so it must also be valid there.
 CLIENT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")

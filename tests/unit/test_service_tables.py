@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fairshare.domain import TableReference, outside_databases, table_references
-from fairshare.domain.statements import MAX_PARSED_BYTES
+from fairshare.services.tables import (
+    MAX_PARSED_BYTES,
+    TableReference,
+    outside_databases,
+    table_references,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
