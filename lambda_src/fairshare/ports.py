@@ -186,6 +186,9 @@ class QueryRecord:
     submitted_at: int
     client_token: str | None = None
     submitted_by: str | None = None
+    # how submitted_by is known: "iam" (the caller's ARN; API Gateway verified its SigV4 signature) or
+    # "declared" (what an API-key caller said: the X-Fairshare-User header or the seed route's userId)
+    submitted_by_source: str | None = None
     request_hash: str = ""
     output_format: str = "csv"
     attempts: int = 0

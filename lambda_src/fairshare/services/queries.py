@@ -47,6 +47,7 @@ def describe(record: QueryRecord, position: int | None = None) -> dict[str, Any]
         "database": record.database,
         "statement_class": record.statement_class,
         "submitted_by": record.submitted_by,
+        "submitted_by_source": record.submitted_by_source,
         "submitted_at": record.submitted_at,
         "position": position,
         "timings": {

@@ -30,6 +30,7 @@ class Submission:
     client_token: str | None = None
     output_format: str = "csv"
     submitted_by: str | None = None
+    submitted_by_source: str | None = None  # "iam" (verified) or "declared"
 
 
 @dataclass(slots=True, frozen=True)
@@ -114,6 +115,7 @@ def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
         submitted_at=deps.now_ms(),
         client_token=token,
         submitted_by=submission.submitted_by,
+        submitted_by_source=submission.submitted_by_source if submission.submitted_by else None,
         request_hash=request_hash,
         output_format=submission.output_format,
     )

@@ -83,6 +83,7 @@ run "composition_and_config_document" {
     condition = toset(keys(output.config_document.tenants["finance"])) == toset([
       "weight", "max_concurrency", "max_queued", "daily_bytes_budget", "budget_action", "allow_ddl",
       "priority_levels", "aging_seconds", "max_aging_boost", "workgroup", "databases", "api_key_id", "execution_role_arn",
+      "principals",
       "notify_topic_arn", "bytes_scanned_cutoff_per_query",
     ])
     error_message = "tenant entries must have exactly the contract's keys"
