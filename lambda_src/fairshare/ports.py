@@ -9,11 +9,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from fairshare.domain.limits import Room
 from fairshare.domain.model import PoolName
 from fairshare.domain.service import ServiceHistory
+
+P_co = TypeVar("P_co", covariant=True)
 
 
 class QueryStatus(enum.StrEnum):
@@ -101,6 +103,13 @@ class Athena(Protocol):
     def results(self, execution_id: str, page_token: str | None, max_results: int) -> ResultPage: ...
 
 
+class PerTenant(Protocol[P_co]):
+    """A port whose calls are made as one tenant's execution identity (I-4): Athena and S3 see the
+    tenant's own role, which alone reaches its workgroup, catalog, data and results."""
+
+    def as_tenant(self, tenant: str) -> P_co: ...
+
+
 # --- The rest of the outside world -----------------------------------------------------------------
 class Clock(Protocol):
     def now(self) -> float:
@@ -178,6 +187,9 @@ class QueryRecord:
     submitted_at: int
     client_token: str | None = None
     submitted_by: str | None = None
+    # how submitted_by is known: "iam" (the caller's ARN; API Gateway verified its SigV4 signature) or
+    # "declared" (what an API-key caller said: the X-Fairshare-User header or the seed route's userId)
+    submitted_by_source: str | None = None
     request_hash: str = ""
     output_format: str = "csv"
     attempts: int = 0

@@ -42,9 +42,15 @@ def build(config: Config) -> Deps:
     from fairshare.adapters.s3 import PRESIGN_CLIENT_CONFIG, S3ResultStore
     from fairshare.adapters.sns import SnsNotifier
     from fairshare.adapters.sqs import SqsWakeups
+    from fairshare.adapters.sts import PerTenantClients, TenantSessions
     from fairshare.adapters.usage import CloudWatchUsage
 
     session = boto3.session.Session(region_name=config.region)
+    # I-4: Athena and the results are reached as the query's tenant, never as the function itself.
+    function = os.environ.get("POWERTOOLS_SERVICE_NAME", "fairshare").removeprefix("athena-")
+    tenants = TenantSessions(
+        session, {name: t.execution_role_arn for name, t in config.tenants.items()}, function
+    )
     # a round's concurrent admissions each hold a ledger connection (botocore's default pool is 10)
     ledger_client = session.client("dynamodb", config=BotoConfig(max_pool_connections=32))
     return Deps(
@@ -52,12 +58,16 @@ def build(config: Config) -> Deps:
         ledger=DynamoLedger(
             ledger_client, config.queries_table, config.state_table, config.query_ttl_days, config.decay
         ),
-        athena=BotoAthena(session.client("athena", config=START_CLIENT_CONFIG)),
+        athena=PerTenantClients(
+            lambda t: BotoAthena(tenants.session(t).client("athena", config=START_CLIENT_CONFIG))
+        ),
         clock=SystemClock(),
         metrics=EmfMetrics(METRICS, config.stage, config.metrics_namespace),
         notifier=SnsNotifier(session.client("sns")),
         wakeups=SqsWakeups(session.client("sqs"), config.submissions_queue_url, config.submissions_dlq_url),
-        results=S3ResultStore(session.client("s3", config=PRESIGN_CLIENT_CONFIG)),
+        results=PerTenantClients(
+            lambda t: S3ResultStore(tenants.session(t).client("s3", config=PRESIGN_CLIENT_CONFIG))
+        ),
         usage=CloudWatchUsage(session.client("cloudwatch")),
     )
 
