@@ -565,6 +565,20 @@ def test_only_a_newer_usage_sample_replaces_the_room(pool: Ledger) -> None:
     assert room is not None and (room.slots, room.at, room.binding) == (4, T0 + 120, False)
 
 
+def test_a_tenants_waiting_reason_is_recorded_beside_its_counters_and_cleared(ledger: Ledger) -> None:
+    (record,) = _queued(ledger, 1)
+    assert ledger.tenants(["north"])["north"].waiting_reason is None
+
+    ledger.save_waiting("north", "tenant_cap", T0 + 5)
+    state = ledger.round_state(["DML"], ["north"]).tenants["north"]
+    assert (state.waiting_reason, state.waiting_since, state.queued) == ("tenant_cap", T0 + 5, 1)
+
+    ledger.save_waiting("north", None, None)
+    state = ledger.tenants(["north"])["north"]
+    assert (state.waiting_reason, state.waiting_since, state.queued) == (None, None, 1)
+    assert ledger.get(record.query_id) is not None
+
+
 def test_the_start_bucket_is_written_only_over_what_was_read(ledger: Ledger) -> None:
     assert ledger.read_bucket() is None
     assert not ledger.save_bucket(10.0, T0, expected=(80.0, T0 - 1))
