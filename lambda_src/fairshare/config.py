@@ -8,6 +8,7 @@ variables are capped at 4 KB, which a tenants map of a real stage outgrows, henc
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import os
@@ -43,6 +44,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_POLICY_FIELDS = tuple(f.name for f in dataclasses.fields(TenantPolicy) if f.name != "name")
 # An IAM user or role, or an STS session, of one named account (globs only after the account).
 PRINCIPAL_PATTERN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[A-Za-z*-]+/\S+$")
 
@@ -94,18 +96,8 @@ class TenantConfig(_Strict):
         return patterns
 
     def policy(self, name: str) -> TenantPolicy:
-        return TenantPolicy(
-            name=name,
-            weight=self.weight,
-            max_concurrency=self.max_concurrency,
-            max_queued=self.max_queued,
-            daily_bytes_budget=self.daily_bytes_budget,
-            budget_action=self.budget_action,
-            allow_ddl=self.allow_ddl,
-            priority_levels=self.priority_levels,
-            aging_seconds=self.aging_seconds,
-            max_aging_boost=self.max_aging_boost,
-        )
+        """The domain's policy: every TenantPolicy field but the name is this entry's field of that name."""
+        return TenantPolicy(name=name, **{field: getattr(self, field) for field in _POLICY_FIELDS})
 
 
 class PoolConfig(_Strict):
