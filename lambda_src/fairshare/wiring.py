@@ -11,7 +11,7 @@ import os
 from aws_lambda_powertools import Metrics
 
 from fairshare.config import Config, load_config
-from fairshare.ports import QueueTransport
+from fairshare.ports import ApiKeys, AthenaCatalog, QueueTransport
 from fairshare.services.deps import Deps
 
 _deps: Deps | None = None
@@ -93,3 +93,38 @@ def transport() -> QueueTransport:
 def use_transport(injected: QueueTransport | None) -> None:
     global _transport
     _transport = injected
+
+
+_api_keys: ApiKeys | None = None
+_catalog: AthenaCatalog | None = None
+
+
+def api_keys() -> ApiKeys:
+    """The tenants' API keys (the Athena endpoint's SigV4 secrets), read from API Gateway."""
+    global _api_keys
+    if _api_keys is None:
+        import boto3
+
+        from fairshare.adapters.apigateway import ApiGatewayKeys
+
+        session = boto3.session.Session(region_name=deps().config.region)
+        _api_keys = ApiGatewayKeys(session.client("apigateway"), deps().clock.now)
+    return _api_keys
+
+
+def catalog() -> AthenaCatalog:
+    """Athena's results and catalog calls, passed through by the Athena endpoint."""
+    global _catalog
+    if _catalog is None:
+        import boto3
+
+        from fairshare.adapters.athena import BotoAthena
+
+        _catalog = BotoAthena(boto3.session.Session(region_name=deps().config.region).client("athena"))
+    return _catalog
+
+
+def use_athena_endpoint(keys: ApiKeys | None, passthrough: AthenaCatalog | None) -> None:
+    """Replace (or with None, forget) the Athena endpoint's API keys and pass-through calls."""
+    global _api_keys, _catalog
+    _api_keys, _catalog = keys, passthrough
