@@ -340,7 +340,8 @@ def test_catalog_calls_see_only_the_tenants_databases(platform: Platform, endpoi
     assert [t["Name"] for t in tables] == ["orders"]
     assert [c["Name"] for c in table["TableMetadata"]["Columns"]] == ["order_id", "total"]
     assert database["Name"] == "default"
-    assert refused == [(400, "MetadataException", "Database hr not found.")] * 3
+    assert [(status, code) for status, code, _ in refused] == [(400, "MetadataException")] * 3
+    assert all(m.startswith("Database hr not found. (Service: AmazonDataCatalog;") for _, _, m in refused)
 
 
 # --- authentication, limits and Athena's error shape -------------------------------------------------

@@ -430,13 +430,22 @@ def _workgroup(deps: Deps, caller: Caller) -> str:
 
 
 def _check_catalog(name: str | None) -> None:
-    if name not in (None, CATALOG):
+    if name is not None and name.lower() != CATALOG.lower():  # Athena reads catalog names in any case
         raise invalid_request(f"Catalog {name} is not found; the platform serves {CATALOG}")
 
 
 def _own_database(deps: Deps, caller: Caller, name: str) -> None:
     if name not in deps.config.tenants[caller.tenant].databases:
-        raise AthenaApiError("MetadataException", f"Database {name} not found.")
+        raise AthenaApiError("MetadataException", entity_not_found(f"Database {name} not found."))
+
+
+def entity_not_found(message: str) -> str:
+    """Athena's MetadataException for what Glue does not hold, in the envelope clients parse (PyAthena's
+    reflection reads `Error Code: EntityNotFoundException` as "no such table")."""
+    return (
+        f"{message} (Service: AmazonDataCatalog; Status Code: 400; Error Code: EntityNotFoundException; "
+        "Request ID: none; Proxy: null)"
+    )
 
 
 def _database_or_none(catalog: AthenaCatalog, name: str) -> dict[str, Any] | None:

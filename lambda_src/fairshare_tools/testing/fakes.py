@@ -17,8 +17,8 @@ from fairshare.ports import (
     ApiCredential,
     ApiKeys,
     Athena,
-    AthenaCatalog,
     AthenaCallError,
+    AthenaCatalog,
     Clock,
     Execution,
     Metrics,
@@ -31,6 +31,7 @@ from fairshare.ports import (
     UsageSample,
     Wakeups,
 )
+from fairshare.services.athena_api import entity_not_found
 
 
 class FakeClock:
@@ -235,7 +236,7 @@ class FakeAthena:
     def catalog_call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         database = str(params.get("DatabaseName", ""))
         if database not in self.catalog:
-            raise Permanent("MetadataException", f"Database {database} not found.")
+            raise Permanent("MetadataException", entity_not_found(f"Database {database} not found."))
         tables = self.catalog[database]
         if operation == "GetDatabase":
             return {"Database": {"Name": database, "Parameters": {}}}
@@ -244,7 +245,7 @@ class FakeAthena:
         if operation == "GetTableMetadata":
             name = str(params.get("TableName", ""))
             if name not in tables:
-                raise Permanent("MetadataException", f"Table {name} not found.")
+                raise Permanent("MetadataException", entity_not_found(f"Table {name} not found."))
             return {"TableMetadata": _table(name, tables[name])}
         raise ValueError(f"{operation} is not a catalog call")
 
