@@ -35,6 +35,7 @@ class Engine(threading.Thread):
                 for execution in list(self.platform.athena.executions.values()):
                     if execution.state == "RUNNING":
                         self.platform.athena.finish(execution.execution_id, columns=COLUMNS, rows=ROWS)
+                        _write_result_file(self.platform, execution.execution_id)
                         complete(athena_event(execution.execution_id, "SUCCEEDED", execution.workgroup))
             except BaseException as exc:  # reported by the test
                 self.errors.append(exc)
@@ -119,3 +120,37 @@ def test_clients_poll_the_ledger_not_athena(platform: Platform, endpoint: Endpoi
     # the platform itself reads Athena once per finished query (completion); the client's polls: never
     assert platform.athena.get_calls <= len(platform.athena.executions)
     assert STAGE in endpoint.url
+
+
+def _write_result_file(platform: Platform, execution_id: str) -> None:
+    """Athena writes each SELECT's result as CSV at its output location; clients that read S3 (awswrangler,
+    PyAthena's pandas and arrow cursors) read it there, with their own S3 credentials."""
+    view = platform.athena.get(execution_id)
+    bucket, key = str(view.output_location)[5:].split("/", 1)
+    lines = [",".join(f'"{name}"' for name, _ in COLUMNS)]
+    lines += [",".join("" if v is None else f'"{v}"' for v in row) for row in ROWS]
+    platform.s3.put_object(Bucket=bucket, Key=key, Body=("\n".join(lines) + "\n").encode())
+
+
+def test_awswrangler_reads_a_query_run_through_the_platform(
+    platform: Platform, endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wr = pytest.importorskip("awswrangler")
+    import boto3
+
+    monkeypatch.setattr(wr.config, "athena_endpoint_url", endpoint.url)
+    session = boto3.session.Session(
+        aws_access_key_id="key-alpha", aws_secret_access_key=SECRETS["key-alpha"], region_name=REGION
+    )
+    frame = wr.athena.read_sql_query(
+        "SELECT id, region, total FROM orders",
+        database="sales",
+        workgroup="fs-test-alpha",
+        ctas_approach=False,
+        unload_approach=False,
+        boto3_session=session,
+    )
+
+    assert list(frame.columns) == ["id", "region", "total"]
+    assert frame["id"].tolist() == [1, 2, 3]
+    assert frame["region"].tolist() == ["north", "south", "east"]
