@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from botocore.loaders import create_loader
-from botocore.model import OperationModel, ServiceModel, StructureShape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 from botocore.parsers import JSONParser
 from botocore.serialize import JSONSerializer
 from botocore.validate import ParamValidator
@@ -90,8 +90,23 @@ def serialize_output(operation: OperationModel, reply: dict[str, Any]) -> str:
     if shape is None:
         return "{}"
     body: dict[str, Any] = {}
-    JSONSerializer()._serialize(body, reply, shape)
+    JSONSerializer()._serialize(body, _known(reply, shape), shape)
     return json.dumps(body, separators=(",", ":"))
+
+
+def _known(value: Any, shape: Shape) -> Any:
+    """The value without members the shape does not declare (and without None), at every depth."""
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        return {
+            name: _known(member, shape.members[name])
+            for name, member in value.items()
+            if name in shape.members and member is not None
+        }
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [_known(item, shape.member) for item in value]
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {key: _known(item, shape.value) for key, item in value.items()}
+    return value
 
 
 def error_body(error: AthenaApiError) -> str:

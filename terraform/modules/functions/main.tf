@@ -83,14 +83,32 @@ locals {
       { Sid = "ListDataBuckets", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = local.data_bucket_arns },
     ],
     local.notify_statements,
-    length(var.glue_databases) == 0 ? [] : [
-      {
-        Sid      = "ReadCatalog", Effect = "Allow",
-        Action   = ["glue:BatchGetPartition", "glue:GetDatabase", "glue:GetDatabases", "glue:GetPartition", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
-        Resource = local.glue_resources
-      },
-    ],
+    local.glue_read_statements,
   )
+
+  # Athena reads the Glue catalog with its caller's credentials: for the queries a round starts, and for
+  # the Athena endpoint's catalog calls (api).
+  glue_read_statements = length(var.glue_databases) == 0 ? [] : [
+    {
+      Sid      = "ReadCatalog", Effect = "Allow",
+      Action   = ["glue:BatchGetPartition", "glue:GetDatabase", "glue:GetDatabases", "glue:GetPartition", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
+      Resource = local.glue_resources
+    },
+  ]
+
+  # The Athena-compatible endpoint (fairshare.services.athena_api): the tenants' API keys are its SigV4
+  # secrets and their usage plans its rate limits; the catalog calls it passes on for the tenant's databases.
+  athena_endpoint_statements = [
+    {
+      Sid      = "ReadTenantKeys", Effect = "Allow", Action = ["apigateway:GET"],
+      Resource = ["arn:${local.partition}:apigateway:${local.region}::/apikeys/*", "arn:${local.partition}:apigateway:${local.region}::/usageplans"]
+    },
+    {
+      Sid      = "AthenaCatalogMetadata", Effect = "Allow",
+      Action   = ["athena:GetDatabase", "athena:GetTableMetadata", "athena:ListDatabases", "athena:ListTableMetadata"],
+      Resource = ["arn:${local.partition}:athena:${local.region}:${local.account_id}:datacatalog/AwsDataCatalog"]
+    },
+  ]
 
   # Least privilege per function: exact actions on exact ARNs.
   statements = {
@@ -105,7 +123,7 @@ locals {
       # GetQueryResults reads the result files with the caller's credentials; presigned URLs use them too.
       { Sid = "ReadResults", Effect = "Allow", Action = ["s3:GetObject"], Resource = [local.results_objects] },
       { Sid = "ListResults", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = [var.results_bucket_arn] },
-    ], local.notify_statements)
+    ], local.notify_statements, local.athena_endpoint_statements, local.glue_read_statements)
     dispatcher = concat(
       [
         { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
