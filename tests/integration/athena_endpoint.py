@@ -1,16 +1,15 @@
 """The Athena-compatible endpoint over real HTTP: a loopback server turns each request into the API
-Gateway proxy event the api Lambda receives (`POST /{stage}/athena`) and answers with the handler's reply,
-so that unchanged Athena clients (botocore, PyAthena) talk to the handler on moto."""
+Gateway proxy event the api Lambda receives (`POST /{stage}/athena`, `fairshare_tools.testing.
+apigateway_proxy`) and answers with the handler's reply, so that unchanged Athena clients (botocore,
+PyAthena) talk to the handler on moto."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -19,6 +18,7 @@ from botocore.validate import ParamValidator
 from fairshare import wiring
 from fairshare.ports import ApiCredential
 from fairshare.services import athena_api
+from fairshare_tools.testing import apigateway_proxy
 from fairshare_tools.testing.fakes import FakeApiKeys
 
 from tests.integration.conftest import REGION, FakeContext, Platform
@@ -61,40 +61,6 @@ def _check_output_shape(http_response: Any, parsed: dict[str, Any], model: Any, 
     assert not report.has_errors(), f"{model.name} reply does not match the model: {report.generate_report()}"
 
 
-def proxy_event(handler: BaseHTTPRequestHandler, body: bytes) -> dict[str, Any]:
-    """What API Gateway (REST v1, AWS_PROXY) passes for `POST /{stage}/athena`."""
-    headers = {name: value for name, value in handler.headers.items()}
-    multi: dict[str, list[str]] = {}
-    for name, value in handler.headers.items():
-        multi.setdefault(name, []).append(value)
-    path = handler.path.split("?", 1)[0]
-    resource = path[len(f"/{STAGE}") :] if path.startswith(f"/{STAGE}/") else path
-    return {
-        "resource": resource,
-        "path": resource,
-        "httpMethod": handler.command,
-        "headers": headers,
-        "multiValueHeaders": multi,
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": "123456789012",
-            "resourceId": "athena1",
-            "stage": STAGE,
-            "requestId": "req-athena",
-            "httpMethod": handler.command,
-            "path": path,
-            "resourcePath": resource,
-            "identity": {"apiKeyId": None, "apiKey": None, "sourceIp": "127.0.0.1"},
-            "apiId": "api123",
-        },
-        "body": body.decode("utf-8"),
-        "isBase64Encoded": False,
-    }
-
-
 @contextmanager
 def serve(platform: Platform, keys: FakeApiKeys | None = None) -> Iterator[Endpoint]:
     """The api handler behind a loopback HTTP server; the platform's clock follows the real one, since
@@ -107,31 +73,14 @@ def serve(platform: Platform, keys: FakeApiKeys | None = None) -> Iterator[Endpo
     athena_api.THROTTLE.reset()
     seen: list[dict[str, Any]] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            event = proxy_event(self, body)
-            seen.append(event)
-            reply = api.handler(event, FakeContext())  # type: ignore[arg-type]
-            payload = str(reply.get("body") or "").encode("utf-8")
-            self.send_response(int(reply["statusCode"]))
-            for name, value in (reply.get("headers") or {}).items():
-                self.send_header(name, str(value))
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def handle(event: dict[str, Any]) -> dict[str, Any]:
+        seen.append(event)
+        return api.handler(event, FakeContext())  # type: ignore[arg-type]
 
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield Endpoint(f"http://127.0.0.1:{server.server_address[1]}/{STAGE}/athena", keys, seen)
+        with apigateway_proxy.serve(handle, STAGE) as base_url:
+            yield Endpoint(f"{base_url}/athena", keys, seen)
     finally:
-        server.shutdown()
-        server.server_close()
         wiring.use_athena_endpoint(None, None)
 
 

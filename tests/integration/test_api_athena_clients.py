@@ -125,8 +125,9 @@ def test_clients_poll_the_ledger_not_athena(platform: Platform, endpoint: Endpoi
 def _write_result_file(platform: Platform, execution_id: str) -> None:
     """Athena writes each SELECT's result as CSV at its output location; clients that read S3 (awswrangler,
     PyAthena's pandas and arrow cursors) read it there, with their own S3 credentials."""
-    view = platform.athena.get(execution_id)
-    bucket, key = str(view.output_location)[5:].split("/", 1)
+    execution = platform.athena.executions[execution_id]
+    location = f"{platform.athena.outputs[execution.workgroup]}{execution_id}.csv"  # as FakeAthena reports it
+    bucket, key = location[5:].split("/", 1)
     lines = [",".join(f'"{name}"' for name, _ in COLUMNS)]
     lines += [",".join("" if v is None else f'"{v}"' for v in row) for row in ROWS]
     platform.s3.put_object(Bucket=bucket, Key=key, Body=("\n".join(lines) + "\n").encode())
