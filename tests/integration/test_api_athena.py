@@ -485,3 +485,11 @@ def test_polling_clients_never_reach_athenas_get_query_execution(
 
     assert platform.athena.get_calls == before == 0
     assert endpoint.keys.lookups == 1 + 40  # the fake has no cache; the adapter reads each key once a minute
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(platform: Platform, endpoint: Endpoint) -> None:
+    body = json.dumps({"QueryString": "SELECT '" + "x" * 400_000 + "'"}).encode()
+    status, reply, _ = _raw(endpoint, "AmazonAthena.StartQueryExecution", body)
+
+    assert (status, reply["__type"]) == (400, "InvalidRequestException")
+    assert platform.query_items() == []

@@ -45,6 +45,7 @@ CATALOG = "AwsDataCatalog"
 ENGINE_VERSION = {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"}
 RESULTS_PAGE_MAX = 1000
 LIST_PAGE_MAX = 50
+MAX_REQUEST_BYTES = 400_000  # a 262,144-character QueryString (Athena's limit) with JSON escaping
 
 # Athena's states: the platform's QUEUED and ADMITTED (claimed, not yet started) are both Athena's QUEUED.
 ATHENA_STATE = {
@@ -73,6 +74,8 @@ class Caller:
 def handle(deps: Deps, keys: ApiKeys, catalog: AthenaCatalog, event: Mapping[str, Any]) -> dict[str, Any]:
     """One API Gateway proxy event in, one proxy response out; every failure in Athena's error shape."""
     try:
+        if len(str(event.get("body") or "")) > MAX_REQUEST_BYTES:
+            raise invalid_request(f"the request body exceeds {MAX_REQUEST_BYTES} bytes")
         request = signed_request(event)
         caller = authenticate(deps, keys, request)
         operation = operation_for(_first(request.headers, TARGET_HEADER))
@@ -414,10 +417,10 @@ def query_execution(record: QueryRecord, now_ms: int) -> dict[str, Any]:
 
 # --- helpers --------------------------------------------------------------------------------------
 def _own(deps: Deps, caller: Caller, query_id: str) -> QueryRecord:
+    # I-4: another tenant's id is answered exactly as an unknown one
     try:
         return queries.load_own(deps, caller.tenant, query_id)
     except errors.NotFound:
-        # another tenant's id is answered exactly as an unknown one (I-4)
         raise invalid_request(_not_found(query_id)) from None
 
 
