@@ -1,7 +1,8 @@
 """Athena's own client libraries, unchanged, through the platform's Athena endpoint: only the endpoint URL
 and the credentials (the tenant's API key id and value) differ from a program that calls Athena.
 
-Each library is skipped where it is not installed (PyAthena and SQLAlchemy are in requirements-dev.txt)."""
+Each library is skipped where it is not installed: PyAthena and SQLAlchemy are in requirements-dev.txt;
+awswrangler (with pandas and pyarrow, about 150 MB) is not, and runs where it is installed."""
 
 from __future__ import annotations
 
