@@ -21,7 +21,7 @@ from fairshare_tools.tooling.stage import LOCALSTACK_CREDENTIALS, StageAccess, m
 
 from .conftest import hint
 
-RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
+RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16)
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
