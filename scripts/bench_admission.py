@@ -153,6 +153,9 @@ class _InstantAthena:
     def __init__(self) -> None:
         self.started = 0
 
+    def as_tenant(self, tenant: str) -> _InstantAthena:
+        return self
+
     def start(self, query_id: str, sql: str, workgroup: str, database: str) -> str:
         self.started += 1
         return f"exec-{query_id}"

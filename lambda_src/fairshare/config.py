@@ -8,8 +8,11 @@ variables are capped at 4 KB, which a tenants map of a real stage outgrows, henc
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import json
 import os
+import re
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
@@ -41,6 +44,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_POLICY_FIELDS = tuple(f.name for f in dataclasses.fields(TenantPolicy) if f.name != "name")
+# An IAM user or role, or an STS session, of one named account (globs only after the account).
+PRINCIPAL_PATTERN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[A-Za-z*-]+/\S+$")
+
+
 class TenantConfig(_Strict):
     """One tenant (team) as declared in the stage's `tenants` map."""
 
@@ -61,24 +69,35 @@ class TenantConfig(_Strict):
     workgroup: str = Field(..., min_length=1, max_length=128)
     databases: tuple[str, ...] = Field(default=("default",), min_length=MIN_DATABASES)
     api_key_id: str | None = Field(None, description="API Gateway key id that identifies the tenant")
+    execution_role_arn: str | None = Field(
+        None,
+        pattern=r"^arn:[a-z-]+:iam::[0-9]{12}:role/[\w+=,.@/-]+$",
+        description="the tenant's execution role: every Athena call about its queries is made as it (I-4);"
+        " null = the function's own credentials (tests)",
+    )
     notify_topic_arn: str | None = None
+    principals: tuple[str, ...] = Field(
+        default=(),
+        description="IAM principal ARN patterns (fnmatch globs) whose SigV4-signed calls act as this tenant",
+    )
     bytes_scanned_cutoff_per_query: int = Field(
         10_737_418_240, ge=_B["bytes_scanned_cutoff_per_query"].ge, description="the workgroup's cutoff"
     )
 
+    @field_validator("principals")
+    @classmethod
+    def _principal_patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            if not PRINCIPAL_PATTERN.match(pattern):
+                raise ValueError(
+                    f"principal {pattern!r} must be an IAM or STS ARN pattern of one account, such as "
+                    "arn:aws:iam::123456789012:role/analytics-* or arn:aws:sts::123456789012:assumed-role/r/*"
+                )
+        return patterns
+
     def policy(self, name: str) -> TenantPolicy:
-        return TenantPolicy(
-            name=name,
-            weight=self.weight,
-            max_concurrency=self.max_concurrency,
-            max_queued=self.max_queued,
-            daily_bytes_budget=self.daily_bytes_budget,
-            budget_action=self.budget_action,
-            allow_ddl=self.allow_ddl,
-            priority_levels=self.priority_levels,
-            aging_seconds=self.aging_seconds,
-            max_aging_boost=self.max_aging_boost,
-        )
+        """The domain's policy: every TenantPolicy field but the name is this entry's field of that name."""
+        return TenantPolicy(name=name, **{field: getattr(self, field) for field in _POLICY_FIELDS})
 
 
 class PoolConfig(_Strict):
@@ -172,6 +191,15 @@ class Config(_Strict):
 
     def tenant_for_api_key(self, api_key_id: str | None) -> str | None:
         return self.tenant_by_api_key.get(api_key_id) if api_key_id else None
+
+    def tenants_for_principal(self, arn: str) -> list[str]:
+        """The tenants whose `principals` patterns match an IAM caller's ARN (more than one is a
+        configuration the API refuses to guess about)."""
+        return [
+            name
+            for name, t in self.tenants.items()
+            if any(fnmatch.fnmatchcase(arn, pattern) for pattern in t.principals)
+        ]
 
 
 def parse_config(document: str | Mapping[str, Any], source: str = "configuration") -> Config:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from fairshare.domain.limits import Room
 from fairshare.domain.model import PoolName
 from fairshare.domain.service import ServiceHistory
+
+P_co = TypeVar("P_co", covariant=True)
 
 
 class QueryStatus(enum.StrEnum):
@@ -99,6 +101,13 @@ class Athena(Protocol):
         """At most 50 ids per call (Athena's limit)."""
 
     def results(self, execution_id: str, page_token: str | None, max_results: int) -> ResultPage: ...
+
+
+class PerTenant(Protocol[P_co]):
+    """A port whose calls are made as one tenant's execution identity (I-4): Athena and S3 see the
+    tenant's own role, which alone reaches its workgroup, catalog, data and results."""
+
+    def as_tenant(self, tenant: str) -> P_co: ...
 
 
 # --- The rest of the outside world -----------------------------------------------------------------
@@ -204,6 +213,10 @@ class QueryRecord:
     submitted_at: int
     client_token: str | None = None
     submitted_by: str | None = None
+    # how submitted_by is known: "iam" (the caller's ARN; API Gateway verified its SigV4 signature),
+    # "sigv4" (the Athena endpoint: the API key id whose SigV4 signature the api Lambda verified) or
+    # "declared" (what an API-key caller said: the X-Fairshare-User header or the seed route's userId)
+    submitted_by_source: str | None = None
     request_hash: str = ""
     output_format: str = "csv"
     attempts: int = 0

@@ -12,8 +12,10 @@ this module; the Lambda handlers never do, so `requests` stays out of the functi
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -82,6 +84,7 @@ class QueryStatus(_Model):
     database: str | None = None
     statement_class: str | None = None
     submitted_by: str | None = None
+    submitted_by_source: str | None = None
     submitted_at: int | None = None
     position: int | None = None
     timings: Timings = Field(default_factory=Timings)
@@ -156,6 +159,21 @@ def new_client_token() -> str:
     return uuid.uuid4().hex
 
 
+USER_HEADER = "X-Fairshare-User"
+ENV_USER = "FAIRSHARE_USER"
+
+
+def default_user() -> str | None:
+    """Who is submitting: $FAIRSHARE_USER, else the login name (None if neither is known)."""
+    named = os.environ.get(ENV_USER, "").strip()
+    if named:
+        return named
+    try:
+        return getpass.getuser() or None
+    except (OSError, KeyError):
+        return None
+
+
 class Client:
     """The tenant API's operations. Safe to share across threads (one pooled HTTP session)."""
 
@@ -169,7 +187,11 @@ class Client:
         pool_size: int = 16,
         session: requests.Session | None = None,
         user_agent: str = "athena-fairshare-client",
+        user: str | None = None,
     ) -> None:
+        """`user` is sent as X-Fairshare-User, the submitting person the usage report shows (marked
+        self-declared: an API key names the team, not the person). None: $FAIRSHARE_USER, else the login
+        name; "" sends none."""
         if not endpoint:
             raise ApiError("config_error", "no API endpoint given")
         self.endpoint = endpoint.rstrip("/")
@@ -193,6 +215,9 @@ class Client:
         self._session.headers["User-Agent"] = user_agent
         if api_key:
             self._session.headers["x-api-key"] = api_key
+        self.user = default_user() if user is None else user
+        if self.user:
+            self._session.headers[USER_HEADER] = self.user
 
     def close(self) -> None:
         self._session.close()

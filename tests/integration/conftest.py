@@ -23,7 +23,7 @@ from fairshare.adapters.sqs import SqsWakeups
 from fairshare.adapters.usage import CloudWatchUsage
 from fairshare.config import Config, parse_config
 from fairshare.services.deps import Deps
-from fairshare_tools.testing.fakes import FakeAthena, FakeClock, RecordingMetrics
+from fairshare_tools.testing.fakes import FakeAthena, FakeClock, RecordingMetrics, Shared
 from moto import mock_aws
 
 REGION = "us-east-1"
@@ -96,6 +96,10 @@ def config_document(queues: dict[str, str], topic_arn: str) -> dict[str, Any]:
                 "workgroup": "fs-test-alpha",
                 "api_key_id": "key-alpha",
                 "notify_topic_arn": topic_arn,
+                "principals": [
+                    "arn:aws:iam::123456789012:user/alpha-*",
+                    "arn:aws:sts::123456789012:assumed-role/alpha-analyst/*",
+                ],
             },
             "beta": {
                 **tenant,
@@ -103,6 +107,8 @@ def config_document(queues: dict[str, str], topic_arn: str) -> dict[str, Any]:
                 "max_concurrency": 3,
                 "workgroup": "fs-test-beta",
                 "api_key_id": "key-beta",
+                "databases": ["default", "sales", "beta_private"],
+                "principals": ["arn:aws:iam::123456789012:role/shared-*"],
             },
             "gamma": {
                 **tenant,
@@ -111,6 +117,7 @@ def config_document(queues: dict[str, str], topic_arn: str) -> dict[str, Any]:
                 "budget_action": "reject",
                 "workgroup": "fs-test-gamma",
                 "api_key_id": "key-gamma",
+                "principals": ["arn:aws:iam::123456789012:role/shared-*"],
             },
             "epsilon": {
                 **tenant,
@@ -243,7 +250,7 @@ def _platform() -> Platform:
         metrics=metrics,
         notifier=SnsNotifier(sns),
         wakeups=SqsWakeups(sqs, queues["submissions"], queues["submissions-dlq"]),
-        results=S3ResultStore(s3),
+        results=Shared(S3ResultStore(s3)),
         usage=CloudWatchUsage(cloudwatch),
         rng=random.Random(7),
     )
@@ -393,6 +400,19 @@ def api_event(
         "body": text,
         "isBase64Encoded": encoded,
     }
+
+
+def iam_event(
+    method: str, path: str, body: Any = None, *, user_arn: str | None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The same event on an /iam route (AWS_IAM authorization): no API key; API Gateway verified the
+    SigV4 signature and names the caller."""
+    event = api_event(method, f"/iam{path}", body, key=None, headers=headers)
+    event["resource"] = event["requestContext"]["resourcePath"] = "/iam/{proxy+}"
+    event["pathParameters"] = {"proxy": path.lstrip("/")}
+    identity = event["requestContext"]["identity"]
+    identity.update({"userArn": user_arn, "user": user_arn and "AIDAEXAMPLE", "accessKey": "AKIAEXAMPLE"})
+    return event
 
 
 def call_api(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:

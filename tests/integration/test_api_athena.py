@@ -80,6 +80,7 @@ def test_a_started_query_is_queued_in_the_tenants_queue_and_reads_back_as_athena
 
     assert record is not None and record.status == "QUEUED" and record.tenant == "alpha"
     assert (record.workgroup, record.database, record.submitted_by) == ("fs-test-alpha", "sales", "key-alpha")
+    assert record.submitted_by_source == "sigv4"
     assert execution["Status"]["State"] == "QUEUED"
     assert execution["WorkGroup"] == "fs-test-alpha"  # forced to the tenant's, whatever the request named
     assert execution["QueryExecutionContext"] == {"Database": "sales", "Catalog": "AwsDataCatalog"}

@@ -40,7 +40,7 @@ from fairshare.config import parse_config
 from fairshare.domain.limits import whole_slots
 from fairshare.ports import TERMINAL_STATUSES
 from fairshare.services.deps import Deps
-from fairshare_tools.testing.fakes import FakeClock
+from fairshare_tools.testing.fakes import FakeClock, Shared
 from fairshare_tools.testing.faults import (
     ATHENA_FAILURE_MARKER,
     PERMANENT_MARKER,
@@ -433,7 +433,7 @@ class Campaign:
             metrics=self.metrics,
             notifier=StubNotifier(),
             wakeups=SqsWakeups(self.sqs, self.queues["submissions"], self.queues["submissions-dlq"]),
-            results=S3ResultStore(s3),
+            results=Shared(S3ResultStore(s3)),
             usage=CloudWatchUsage(boto3.client("cloudwatch", region_name=REGION)),
             rng=random.Random(spec.seed + 2),
         )

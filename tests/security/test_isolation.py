@@ -258,3 +258,33 @@ def test_an_a_result_link_points_into_a_prefix_only(world: World) -> None:
     assert status == 200, body
     assert "/results/alpha/" in body["download_url"]
     assert "/results/beta/" not in body["download_url"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "table"),
+    [
+        ("SELECT * FROM beta_private.orders", "awsdatacatalog.beta_private.orders"),
+        ('SELECT * FROM "AwsDataCatalog"."Beta_Private"."Orders"', "awsdatacatalog.beta_private.orders"),
+        ("SELECT 1 AS a UNION SELECT n FROM beta_private.orders", "awsdatacatalog.beta_private.orders"),
+        ("SELECT * FROM sales.t JOIN beta_private.orders o ON true", "awsdatacatalog.beta_private.orders"),
+        ("WITH x AS (SELECT * FROM beta_private.orders) SELECT * FROM x", "beta_private.orders"),
+        ("CREATE TABLE beta_private.stolen AS SELECT * FROM sales.t", "awsdatacatalog.beta_private.stolen"),
+        ("INSERT INTO beta_private.orders SELECT * FROM sales.t", "awsdatacatalog.beta_private.orders"),
+        ("SELECT * FROM other_catalog.sales.t", "other_catalog.sales.t"),
+    ],
+)
+def test_a_cannot_name_a_table_outside_its_databases(world: World, sql: str, table: str) -> None:
+    before = _snapshot(world.platform)
+    status, body = call_api(api_event("POST", "/queries", {"sql": sql, "database": "sales"}, key="key-alpha"))
+    assert status == 403, body
+    assert body["error"]["code"] == "forbidden"
+    assert table in body["error"]["message"]
+    assert _snapshot(world.platform) == before
+
+
+def test_the_owner_of_a_database_may_name_its_tables(world: World) -> None:
+    sql = "SELECT * FROM beta_private.orders UNION SELECT n FROM sales.t"
+    request = {"sql": sql, "database": "default"}
+    status, body = call_api(api_event("POST", "/queries", request, key="key-beta"))
+    assert status == 202, body
+    assert call_api(api_event("DELETE", f"/queries/{body['query_id']}", key="key-beta"))[0] == 200

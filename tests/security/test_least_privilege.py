@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -55,6 +56,16 @@ DATA_LOCATIONS = [
     "arn:aws:s3:::fs-finance/",
 ]
 GLUE_DATABASES = {"default", "web", "ledger"}
+# What each tenant of tf_policies owns: its databases, data locations and workgroup name.
+TENANT_DATA = {
+    "analytics": (
+        {"default", "web"},
+        ["arn:aws:s3:::fs-datalake/analytics/", "arn:aws:s3:::fs-shared/reference"],
+        "fairshare-lp-analytics",
+    ),
+    "finance": ({"ledger"}, ["arn:aws:s3:::fs-finance/"], "fairshare-lp-finance"),
+}
+# The Athena endpoint's catalog calls name the data catalog, not a workgroup; only those actions may.
 DATA_CATALOG = {f"arn:aws:athena:{REGION}:{ACCOUNT}:datacatalog/AwsDataCatalog"}
 CATALOG_ACTIONS = {
     "athena:getdatabase",
@@ -231,10 +242,9 @@ def test_athena_only_on_the_stage_workgroups(
     assert workgroups
     problems = []
     for where, statement in _allows(documents):
-        actions = [a.lower() for a in _list(statement.get("Action"))]
+        actions = {a.lower() for a in _list(statement.get("Action"))}
         if any(a.startswith("athena:") for a in actions):
-            # the Athena endpoint's catalog calls name the data catalog, and only those may
-            allowed = workgroups | (DATA_CATALOG if set(actions) <= CATALOG_ACTIONS else set())
+            allowed = workgroups | (DATA_CATALOG if actions <= CATALOG_ACTIONS else set())
             outside = set(_list(statement.get("Resource"))) - allowed
             if outside:
                 problems.append(f"{where}: {sorted(outside)}")
@@ -285,6 +295,114 @@ def test_glue_only_on_the_configured_databases_and_kms_only_on_the_stage_key(
     assert problems == []
 
 
+_INSTANCE = re.compile(r'\["([^"]+)"\]$')
+
+
+def _role_policies(documents: list[Document], module: str) -> dict[str, Document]:
+    """The inline policies of one module's roles, by for_each key (function or tenant)."""
+    found = {}
+    for d in documents:
+        if d.kind == "identity" and f"module.{module}.aws_iam_role_policy." in d.address:
+            match = _INSTANCE.search(d.address)
+            assert match, d.address
+            found[match.group(1)] = d
+    return found
+
+
+def _tenant_role_arns(resources: list[dict[str, Any]]) -> dict[str, str]:
+    return {
+        r["index"]: r["values"]["arn"]
+        for r in resources
+        if r["type"] == "aws_iam_role" and ".tenant_roles." in r["address"]
+    }
+
+
+def test_the_functions_hold_no_data_access_and_act_only_as_the_tenants(
+    documents: list[Document], resources: list[dict[str, Any]]
+) -> None:
+    functions = _role_policies(documents, "functions")
+    assert set(functions) == {"api", "dispatcher", "completion", "redrive"}
+    tenant_roles = set(_tenant_role_arns(resources).values())
+    assert len(tenant_roles) == len(TENANT_DATA)
+    problems = []
+    for fn, document in functions.items():
+        assumes: set[str] = set()
+        for statement in _statements(document.policy):
+            actions = [a.lower() for a in _list(statement.get("Action"))]
+            targets = _list(statement.get("Resource"))
+            if any(a.startswith(("athena:", "glue:", "lakeformation:")) for a in actions):
+                problems.append(f"{fn} {statement.get('Sid')}: {actions}")
+            if any(a.startswith("s3:") for a in actions) and (
+                actions != ["s3:getobject"] or not all(t.endswith("/config/fairshare.json") for t in targets)
+            ):
+                problems.append(f"{fn} {statement.get('Sid')}: S3 beyond the configuration object")
+            if "sts:assumerole" in actions:
+                assumes |= set(targets)
+        expected = set() if fn == "redrive" else tenant_roles
+        if assumes != expected:
+            problems.append(f"{fn}: assumes {sorted(assumes)}, expected {sorted(expected)}")
+    assert problems == []
+
+
+def test_each_tenant_role_reaches_only_its_own_data(documents: list[Document]) -> None:
+    roles = _role_policies(documents, "tenant_roles")
+    assert set(roles) == set(TENANT_DATA)
+    glue = f"arn:aws:glue:{REGION}:{ACCOUNT}:"
+    problems = []
+    for tenant, document in roles.items():
+        databases, locations, workgroup = TENANT_DATA[tenant]
+        own_glue = {f"{glue}catalog"} | {
+            arn for db in databases for arn in (f"{glue}database/{db}", f"{glue}table/{db}/*")
+        }
+        own_results = f"arn:aws:s3:::fairshare-lp-results/results/{tenant}/"
+        seen = set()
+        for statement in _statements(document.policy):
+            actions = [a.lower() for a in _list(statement.get("Action"))]
+            for arn in _list(statement.get("Resource")):
+                service = actions[0].split(":", 1)[0]
+                seen.add(service)
+                if service == "athena":
+                    ok = arn == f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{workgroup}" or (
+                        arn in DATA_CATALOG and set(actions) <= CATALOG_ACTIONS
+                    )
+                elif service == "glue":
+                    ok = arn in own_glue
+                elif service == "s3":
+                    buckets = {
+                        "arn:aws:s3:::" + loc.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+                        for loc in locations
+                    }
+                    ok = (
+                        arn.startswith(own_results)
+                        or arn == "arn:aws:s3:::fairshare-lp-results"
+                        or arn in buckets
+                        or any(arn.startswith(loc.rstrip("/") + "/") for loc in locations)
+                    )
+                elif service == "kms":
+                    ok = arn == KMS_KEY
+                else:
+                    ok = False
+                if not ok:
+                    problems.append(f"{tenant} {statement.get('Sid')}: {actions} on {arn}")
+        assert {"athena", "glue", "s3"} <= seen, (tenant, seen)
+    assert problems == []
+
+
+def test_a_tenant_role_trusts_only_the_functions_that_act_as_tenants(resources: list[dict[str, Any]]) -> None:
+    functions = {
+        r["index"]: r["values"]["arn"]
+        for r in resources
+        if r["type"] == "aws_iam_role" and ".functions." in r["address"]
+    }
+    expected = {functions["api"], functions["dispatcher"], functions["completion"]}
+    for r in resources:
+        if r["type"] == "aws_iam_role" and ".tenant_roles." in r["address"]:
+            (statement,) = _statements(json.loads(r["values"]["assume_role_policy"]))
+            assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRole"
+            assert set(statement["Principal"]) == {"AWS"}
+            assert set(_list(statement["Principal"]["AWS"])) == expected, r["address"]
+
+
 def test_resource_policies_open_to_everyone_carry_a_condition(documents: list[Document]) -> None:
     problems = []
     for document in documents:
@@ -332,3 +450,32 @@ def test_the_checks_catch_what_they_look_for() -> None:
         test_athena_only_on_the_stage_workgroups([bad], fake)
     with pytest.raises(AssertionError):
         test_s3_only_on_the_results_bucket_and_the_data_locations([bad], fake)
+    # finance's role naming analytics' database and results prefix
+    leaky = [
+        Document(
+            f'module.platform.module.tenant_roles.aws_iam_role_policy.tenant["{tenant}"]',
+            "identity",
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["glue:GetTable"],
+                        "Resource": [f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{db}/*"],
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["athena:StartQueryExecution"],
+                        "Resource": [f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/fairshare-lp-{tenant}"],
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": ["arn:aws:s3:::fairshare-lp-results/results/analytics/*"],
+                    },
+                ]
+            },
+        )
+        for tenant, db in (("analytics", "web"), ("finance", "web"))
+    ]
+    with pytest.raises(AssertionError):
+        test_each_tenant_role_reaches_only_its_own_data(leaky)

@@ -20,6 +20,7 @@ from botocore.credentials import Credentials
 from fairshare import wiring
 from fairshare.adapters.s3 import PRESIGN_CLIENT_CONFIG, S3ResultStore
 from fairshare.config import parse_config
+from fairshare_tools.testing.fakes import Shared
 
 from tests.integration.conftest import (
     BUCKET,
@@ -69,8 +70,8 @@ def s3_accepts(url: str, now: datetime) -> bool:
 @pytest.fixture
 def sigv4(platform: Platform) -> Platform:
     """The stage's results store as the Lambdas build it (SigV4 presigning)."""
-    platform.deps.results = S3ResultStore(
-        boto3.client("s3", region_name=REGION, config=PRESIGN_CLIENT_CONFIG)
+    platform.deps.results = Shared(
+        S3ResultStore(boto3.client("s3", region_name=REGION, config=PRESIGN_CLIENT_CONFIG))
     )
     return platform
 
@@ -135,7 +136,7 @@ def test_the_lambdas_presign_with_sigv4(platform: Platform, monkeypatch: pytest.
     SSE-KMS objects and by buckets that no longer accept SigV2."""
     config = parse_config(config_document(platform.queues, platform.topic_arn))
     monkeypatch.setattr(wiring, "_deps", None)
-    url = wiring.build(config).results.presign_get(BUCKET, "results/alpha/x.csv", 900)
+    url = wiring.build(config).results.as_tenant("alpha").presign_get(BUCKET, "results/alpha/x.csv", 900)
     params = dict(parse_qsl(urlsplit(url).query))
     assert params["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
     assert "Signature" not in params and "AWSAccessKeyId" not in params

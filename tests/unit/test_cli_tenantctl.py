@@ -51,6 +51,17 @@ def test_submit_prints_the_query_id_on_stdout_and_a_summary_on_stderr(
     assert (api.queries[query_id].database, api.queries[query_id].priority) == ("sales", 2)
 
 
+def test_submit_records_the_user_given_by_flag_or_environment(
+    env: dict[str, str], api: FakeTenantApi
+) -> None:
+    flagged = run(env, "--user", "ann@example.com", "submit", "SELECT 1").stdout.strip()
+    assert api.queries[flagged].submitted_by == "ann@example.com"
+    from_env = run({**env, "TENANTCTL_USER": "bob"}, "submit", "SELECT 1").stdout.strip()
+    assert api.queries[from_env].submitted_by == "bob"
+    status = run(env, "status", flagged)
+    assert status.exit_code == 0 and "ann@example.com" in status.stdout
+
+
 def test_submit_wait_shows_state_changes_and_the_rows(env: dict[str, str]) -> None:
     result = run(env, "submit", "SELECT n FROM t /* fairshare:duration=0.05 */", "--wait", "--format", "csv")
     assert result.exit_code == 0, result.stderr

@@ -38,6 +38,22 @@ def test_submit_returns_the_query_id_and_sends_the_api_key_and_a_client_token(
     assert any(token for (tenant, token) in api.tokens if tenant == "alpha")
 
 
+def test_the_submitting_user_is_sent_and_recorded_as_declared(
+    endpoint: str, api: FakeTenantApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAIRSHARE_USER", "ann@example.com")
+    with Client(endpoint, "key-a", retries=0) as by_env:
+        status = by_env.status(by_env.submit("SELECT 1").query_id)
+    assert (status.submitted_by, status.submitted_by_source) == ("ann@example.com", "declared")
+    with Client(endpoint, "key-a", retries=0, user="bob") as named:
+        assert api.queries[named.submit("SELECT 1").query_id].submitted_by == "bob"
+    with Client(endpoint, "key-a", retries=0, user="") as anonymous:
+        assert api.queries[anonymous.submit("SELECT 1").query_id].submitted_by is None
+    monkeypatch.delenv("FAIRSHARE_USER")
+    with Client(endpoint, "key-a", retries=0) as by_login:
+        assert by_login.user  # the login name
+
+
 def test_the_database_defaults_to_athenas_default(client: Client, api: FakeTenantApi) -> None:
     assert api.queries[client.submit("SELECT 1").query_id].database == "default"
 

@@ -1,4 +1,6 @@
-"""The tenant API (API Gateway REST v1 proxy). The tenant is the API key (I-4), never the body."""
+"""The tenant API (API Gateway REST v1 proxy). The tenant is the caller's credential (I-4), never the
+body: the API key, or on the `/iam/...` routes (AWS_IAM authorization) the SigV4-signed caller's ARN,
+mapped to a tenant by its `principals` patterns."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Tracer
@@ -23,7 +27,11 @@ from fairshare.services.submission import Submission, SubmitOutcome, submit
 
 logger = Logger()
 tracer = Tracer()
-app = APIGatewayRestResolver(enable_validation=True)
+# The same routes again under /iam, where API Gateway authorizes with SigV4 (AWS_IAM) instead of API keys.
+IAM_PREFIX = "/iam"
+app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=[IAM_PREFIX])
+USER_HEADER = "x-fairshare-user"
+MAX_USER_CHARS = 256
 
 MAX_HEADER_BYTES = 10_240  # API Gateway's own limit for all headers of a request
 MAX_BODY_BYTES = 400_000  # a 262,144-byte query plus JSON escaping; beyond it, 413 before parsing
@@ -85,14 +93,51 @@ StatusFilter = Literal["QUEUED", "ADMITTED", "RUNNING", "SUCCEEDED", "FAILED", "
 
 
 # --- identity and ids -----------------------------------------------------------------------------
-def _tenant() -> str:
-    key_id = app.current_event.request_context.identity.api_key_id
+@dataclass(slots=True, frozen=True)
+class Caller:
+    tenant: str
+    user: str | None  # who submits, as far as the credential tells (None: not said)
+    user_source: str | None  # "iam": the SigV4-verified ARN; "declared": an API-key caller's own word
+
+
+def _caller() -> Caller:
+    event = app.current_event
+    config = wiring.deps().config
+    if str(event.resource).startswith(f"{IAM_PREFIX}/"):
+        # AWS_IAM method: API Gateway has verified the signature and names the caller.
+        arn = event.request_context.identity.user_arn
+        if not arn:
+            raise errors.Unauthorized("a SigV4-signed request is required on /iam routes")
+        tenants = config.tenants_for_principal(arn)
+        if len(tenants) != 1:
+            raise errors.Forbidden(
+                f"{arn} is mapped to {'no tenant' if not tenants else 'more than one tenant'}"
+            )
+        return Caller(tenants[0], arn, "iam")
+    key_id = event.request_context.identity.api_key_id
     if not key_id:
         raise errors.Unauthorized("an API key is required")
-    tenant = wiring.deps().config.tenant_for_api_key(key_id)
+    tenant = config.tenant_for_api_key(key_id)
     if tenant is None:
         raise errors.Forbidden("this API key is not registered with a tenant")
-    return tenant
+    user = _declared_user(event.headers)
+    return Caller(tenant, user, "declared" if user else None)
+
+
+def _declared_user(headers: Mapping[str, str] | None) -> str | None:
+    value = next((v for k, v in (headers or {}).items() if k.lower() == USER_HEADER), None)
+    if value is None:
+        return None
+    user = value.strip()
+    if not user or len(user) > MAX_USER_CHARS or not user.isprintable():
+        raise errors.ValidationFailed(
+            f"X-Fairshare-User must be 1-{MAX_USER_CHARS} printable characters (the submitting user)"
+        )
+    return user
+
+
+def _tenant() -> str:
+    return _caller().tenant
 
 
 def _query_id(raw: str) -> str:
@@ -117,24 +162,32 @@ def _submitted(outcome: SubmitOutcome) -> Response[Any]:
 # --- routes ---------------------------------------------------------------------------------------
 @app.post("/queries")
 def post_query(request: Annotated[SubmitRequest, Body()]) -> Response[Any]:
-    tenant = _tenant()
+    caller = _caller()
     submission = Submission(
         sql=request.sql,
         database=request.database,
         priority=request.priority,
         client_token=request.client_token,
         output_format=request.output_format,
+        submitted_by=caller.user,
+        submitted_by_source=caller.user_source,
     )
-    return _submitted(submit(wiring.deps(), tenant, submission))
+    return _submitted(submit(wiring.deps(), caller.tenant, submission))
 
 
 @app.post("/athena/query")
 def post_seed_query(request: Annotated[SeedSubmitRequest, Body()]) -> Response[Any]:
-    tenant = _tenant()
+    caller = _caller()
+    # the seed sample's userId is the caller's word, unless the credential names the caller itself
+    verified = caller.user_source == "iam"
     submission = Submission(
-        sql=request.query, database=None, client_token=request.queryId, submitted_by=request.userId
+        sql=request.query,
+        database=None,
+        client_token=request.queryId,
+        submitted_by=caller.user if verified else request.userId,
+        submitted_by_source="iam" if verified else "declared",
     )
-    return _submitted(submit(wiring.deps(), tenant, submission))
+    return _submitted(submit(wiring.deps(), caller.tenant, submission))
 
 
 @app.get("/queries/<query_id>")

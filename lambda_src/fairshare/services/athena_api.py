@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 
 from fairshare.domain import errors
 from fairshare.domain.ratelimit import TokenBucket
-from fairshare.ports import ApiKeys, AthenaCallError, AthenaCatalog, QueryRecord, QueryStatus
+from fairshare.ports import ApiKeys, AthenaCallError, AthenaCatalog, PerTenant, QueryRecord, QueryStatus
 from fairshare.services import queries
 from fairshare.services.athena_protocol import (
     CONTENT_TYPE,
@@ -45,6 +45,8 @@ CATALOG = "AwsDataCatalog"
 ENGINE_VERSION = {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"}
 RESULTS_PAGE_MAX = 1000
 LIST_PAGE_MAX = 50
+# who submitted: the access key id whose signature the platform verified (the tenant's key, not a person)
+SUBMITTER_SOURCE = "sigv4"
 MAX_REQUEST_BYTES = 400_000  # a 262,144-character QueryString (Athena's limit) with JSON escaping
 
 # Athena's states: the platform's QUEUED and ADMITTED (claimed, not yet started) are both Athena's QUEUED.
@@ -71,7 +73,9 @@ class Caller:
 
 
 # --- the entry point ------------------------------------------------------------------------------
-def handle(deps: Deps, keys: ApiKeys, catalog: AthenaCatalog, event: Mapping[str, Any]) -> dict[str, Any]:
+def handle(
+    deps: Deps, keys: ApiKeys, catalog: PerTenant[AthenaCatalog], event: Mapping[str, Any]
+) -> dict[str, Any]:
     """One API Gateway proxy event in, one proxy response out; every failure in Athena's error shape."""
     try:
         if len(str(event.get("body") or "")) > MAX_REQUEST_BYTES:
@@ -80,7 +84,8 @@ def handle(deps: Deps, keys: ApiKeys, catalog: AthenaCatalog, event: Mapping[str
         caller = authenticate(deps, keys, request)
         operation = operation_for(_first(request.headers, TARGET_HEADER))
         params = parse_input(operation, request.body.decode("utf-8"))
-        reply = operation_named(operation.name)(deps, catalog, caller, params)
+        # I-4: results and catalog calls are made as the caller's tenant (its execution role)
+        reply = operation_named(operation.name)(deps, catalog.as_tenant(caller.tenant), caller, params)
         return _response(200, serialize_output(operation, reply))
     except AthenaApiError as exc:
         return _error(exc)
@@ -182,6 +187,7 @@ def start_query_execution(
         database=context.get("Database"),
         client_token=params.get("ClientRequestToken"),
         submitted_by=caller.key_id,
+        submitted_by_source=SUBMITTER_SOURCE,
     )
     outcome = submit(deps, caller.tenant, submission)
     return {"QueryExecutionId": outcome.record.query_id}

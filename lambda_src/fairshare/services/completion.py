@@ -39,7 +39,7 @@ def on_state_change(deps: Deps, execution_id: str, state: str, workgroup: str | 
     if record.terminal:
         return "duplicate"
     try:
-        execution = deps.athena.get(execution_id)
+        execution = deps.athena.as_tenant(record.tenant).get(execution_id)
     except Permanent:
         execution = Execution(execution_id=execution_id, state=state, workgroup=workgroup)
     except AthenaCallError:

@@ -11,7 +11,17 @@ from typing import TypeVar
 
 from fairshare.config import Config
 from fairshare.domain import Admission, Snapshot, plan_admissions
-from fairshare.ports import Athena, Clock, Ledger, Metrics, Notifier, ResultStore, Usage, Wakeups
+from fairshare.ports import (
+    Athena,
+    Clock,
+    Ledger,
+    Metrics,
+    Notifier,
+    PerTenant,
+    ResultStore,
+    Usage,
+    Wakeups,
+)
 
 T = TypeVar("T")
 # Independent ledger and Athena calls of one invocation (a round's admissions, its tenants' queued
@@ -23,12 +33,13 @@ CONCURRENCY = 16
 class Deps:
     config: Config
     ledger: Ledger
-    athena: Athena
+    # Athena and the result store are reached as a query's tenant: `deps.athena.as_tenant(t).start(...)`.
+    athena: PerTenant[Athena]
     clock: Clock
     metrics: Metrics
     notifier: Notifier
     wakeups: Wakeups
-    results: ResultStore
+    results: PerTenant[ResultStore]
     usage: Usage
     rng: random.Random = field(default_factory=random.Random)
     # 1: one call after another, in order (the simulator, whose runs must repeat exactly)

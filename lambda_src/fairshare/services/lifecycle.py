@@ -120,7 +120,7 @@ class Lifecycle:
         log = {"query_id": record.query_id, "tenant": record.tenant}
         while True:
             try:
-                execution_id = deps.athena.start(
+                execution_id = deps.athena.as_tenant(record.tenant).start(
                     record.query_id, record.sql, record.workgroup, record.database
                 )
             except QuotaThrottle:
@@ -149,7 +149,7 @@ class Lifecycle:
         if current is not None and current.status == QueryStatus.CANCELLED:
             # cancelled between claim and start: the cancel released the slot; stop what we started
             try:
-                deps.athena.stop(execution_id)
+                deps.athena.as_tenant(record.tenant).stop(execution_id)
             except Exception:
                 logger.warning("stop after cancel failed", extra={**log, "athena_execution_id": execution_id})
             return StartResult.STOPPED
@@ -239,8 +239,9 @@ class Lifecycle:
         bytes_scanned = 0
         if record.athena_execution_id:
             try:
-                deps.athena.stop(record.athena_execution_id)
-                bytes_scanned = deps.athena.get(record.athena_execution_id).bytes_scanned
+                athena = deps.athena.as_tenant(record.tenant)
+                athena.stop(record.athena_execution_id)
+                bytes_scanned = athena.get(record.athena_execution_id).bytes_scanned
             except Permanent:
                 logger.info("stop refused; the query already ended", extra={"query_id": record.query_id})
             except AthenaCallError as exc:

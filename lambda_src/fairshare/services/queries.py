@@ -47,6 +47,7 @@ def describe(record: QueryRecord, position: int | None = None) -> dict[str, Any]
         "database": record.database,
         "statement_class": record.statement_class,
         "submitted_by": record.submitted_by,
+        "submitted_by_source": record.submitted_by_source,
         "submitted_at": record.submitted_at,
         "position": position,
         "timings": {
@@ -79,11 +80,13 @@ def results(deps: Deps, tenant: str, query_id: str, page_token: str | None) -> d
     location = record.output_location or ""
     if location.startswith(own_prefix) and ".." not in location:
         key = location[len(f"s3://{config.results_bucket}/") :]
-        download_url = deps.results.presign_get(config.results_bucket, key, expiry)
+        download_url = deps.results.as_tenant(tenant).presign_get(config.results_bucket, key, expiry)
     else:
         logger.warning("result outside the tenant's prefix; no link", extra={"query_id": query_id})
     try:
-        page = deps.athena.results(record.athena_execution_id, page_token, config.results_page_size)
+        page = deps.athena.as_tenant(tenant).results(
+            record.athena_execution_id, page_token, config.results_page_size
+        )
     except Permanent as exc:
         raise ValidationFailed(f"results unavailable: {exc.message}") from exc
     except AthenaCallError as exc:

@@ -61,19 +61,28 @@ def reconcile(deps: Deps, dispatcher: Dispatcher) -> ReconcileReport:
 
 
 def _poll(deps: Deps, lifecycle: Lifecycle, overdue: list[QueryRecord], report: ReconcileReport) -> None:
-    by_execution = {r.athena_execution_id: r for r in overdue if r.athena_execution_id}
-    ids = sorted(by_execution)
-    for start in range(0, len(ids), BATCH_GET_MAX):
-        try:
-            executions = deps.athena.batch_get(ids[start : start + BATCH_GET_MAX])
-        except AthenaCallError as exc:
-            logger.warning("BatchGetQueryExecution failed; next tick retries", extra={"error": exc.code})
-            continue
-        for execution in executions:
-            record = by_execution.get(execution.execution_id)
-            if record is not None and execution.terminal and lifecycle.finish(record, execution):
-                report.recovered.append(record.query_id)
-                deps.metrics.emit("RecoveredCompletions", 1, tenant=record.tenant)
+    """BatchGetQueryExecution of the overdue queries, per tenant (each as its own role), 50 at a time."""
+    by_tenant: dict[str, dict[str, QueryRecord]] = {}
+    for r in overdue:
+        if r.athena_execution_id:
+            by_tenant.setdefault(r.tenant, {})[r.athena_execution_id] = r
+    for tenant, by_execution in sorted(by_tenant.items()):
+        ids = sorted(by_execution)
+        athena = deps.athena.as_tenant(tenant)
+        for start in range(0, len(ids), BATCH_GET_MAX):
+            try:
+                executions = athena.batch_get(ids[start : start + BATCH_GET_MAX])
+            except AthenaCallError as exc:
+                logger.warning(
+                    "BatchGetQueryExecution failed; next tick retries",
+                    extra={"error": exc.code, "tenant": tenant},
+                )
+                continue
+            for execution in executions:
+                record = by_execution.get(execution.execution_id)
+                if record is not None and execution.terminal and lifecycle.finish(record, execution):
+                    report.recovered.append(record.query_id)
+                    deps.metrics.emit("RecoveredCompletions", 1, tenant=record.tenant)
 
 
 def _repair_counters(deps: Deps, report: ReconcileReport) -> None:

@@ -15,6 +15,7 @@ from fairshare.domain.errors import Conflict, DependencyUnavailable
 from fairshare.ports import DuplicateQuery, QueryRecord, QueryStatus
 from fairshare.services.deps import Deps
 from fairshare.services.lifecycle import Lifecycle
+from fairshare.services.tables import outside_databases, table_references
 
 # Athena's ClientRequestToken rule; the query id derives from it, so it must also be valid there.
 CLIENT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
@@ -29,6 +30,7 @@ class Submission:
     client_token: str | None = None
     output_format: str = "csv"
     submitted_by: str | None = None
+    submitted_by_source: str | None = None  # "iam" or "sigv4" (verified), or "declared"
 
 
 @dataclass(slots=True, frozen=True)
@@ -80,6 +82,7 @@ def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
     database = submission.database if submission.database is not None else config.databases[0]
     if database not in config.databases:
         raise ValidationFailed(f"database must be one of {list(config.databases)}")
+    _check_tables(submission.sql, database, config.databases)
     priority = policy.default_priority if submission.priority is None else submission.priority
     policy.check_priority(priority)
     token = submission.client_token
@@ -112,6 +115,7 @@ def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
         submitted_at=deps.now_ms(),
         client_token=token,
         submitted_by=submission.submitted_by,
+        submitted_by_source=submission.submitted_by_source if submission.submitted_by else None,
         request_hash=request_hash,
         output_format=submission.output_format,
     )
@@ -123,6 +127,18 @@ def submit(deps: Deps, tenant: str, submission: Submission) -> SubmitOutcome:
             raise DependencyUnavailable("ledger answered a duplicate but holds no query") from None
         return _replay(deps, existing, request_hash)
     return SubmitOutcome(record=record, created=True, position=position)
+
+
+def _check_tables(sql: str, database: str, databases: tuple[str, ...]) -> None:
+    """Refuse, before anything is queued, a statement that names a table outside the tenant's databases
+    (I-4). A statement the parser cannot read passes: the tenant's execution role decides in Athena."""
+    references = table_references(sql, database)
+    outside = outside_databases(references or [], databases)
+    if outside:
+        raise Forbidden(
+            f"table {outside[0]} is outside this tenant's databases {list(databases)}"
+            + (f" (and {len(outside) - 1} more)" if len(outside) > 1 else "")
+        )
 
 
 def _replay(deps: Deps, existing: QueryRecord, request_hash: str) -> SubmitOutcome:

@@ -77,7 +77,11 @@ def status_table(status: QueryStatus) -> Table:
         ("priority", _text(status.priority)),
         ("database", _text(status.database)),
         ("statement_class", _text(status.statement_class)),
-        ("submitted_by", _text(status.submitted_by)),
+        (
+            "submitted_by",
+            _text(status.submitted_by)
+            + (" (self-declared)" if status.submitted_by_source == "declared" else ""),
+        ),
         ("submitted_at", iso_time(status.submitted_at)),
         ("queued", human_ms(status.timings.queued_ms)),
         ("athena_queue", human_ms(status.timings.athena_queue_ms)),

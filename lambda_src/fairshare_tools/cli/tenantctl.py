@@ -115,6 +115,13 @@ class _Group(click.Group):
     show_default=True,
     help="first pause between status polls while waiting (then x1.5 up to 5 s).",
 )
+@click.option(
+    "--user",
+    envvar="TENANTCTL_USER",
+    default=None,
+    help="who is submitting, recorded with each query as self-declared (default: $FAIRSHARE_USER or "
+    "the login name).",
+)
 @click.version_option(package_name="athena-fairshare", prog_name="tenantctl")
 @click.pass_context
 def cli(
@@ -125,6 +132,7 @@ def cli(
     config_path: Path | None,
     http_timeout: float,
     poll_interval: float,
+    user: str | None,
 ) -> None:
     """Submit Athena queries to the fairshare platform and follow them, as one tenant."""
 
@@ -136,7 +144,7 @@ def cli(
             raise SettingsError(
                 f"no API key: pass --api-key, set ${ENV_API_KEY}, or add api_key to [{settings.profile}]"
             )
-        return Client(settings.endpoint, settings.api_key, timeout_s=http_timeout)
+        return Client(settings.endpoint, settings.api_key, timeout_s=http_timeout, user=user)
 
     state = _Context(factory, Console(stderr=True, soft_wrap=True), poll_interval)
     ctx.obj = state

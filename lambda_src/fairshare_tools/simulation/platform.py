@@ -114,6 +114,10 @@ class SimAthena:
         self._executions: dict[str, _SimExecution] = {}
         self._by_token: dict[str, str] = {}
 
+    def as_tenant(self, tenant: str) -> SimAthena:
+        """Simulated tenants share one identity: the simulation has no IAM."""
+        return self
+
     def start(self, query_id: str, sql: str, workgroup: str, database: str) -> str:
         known = self._by_token.get(query_id)
         if known is not None:
@@ -203,6 +207,9 @@ class _NoNotifier:
 
 
 class _NoResults:
+    def as_tenant(self, tenant: str) -> _NoResults:
+        return self
+
     def presign_get(self, bucket: str, key: str, expires_in: int) -> str:
         raise Permanent("InvalidRequestException", "the simulation keeps no results")
 

@@ -11,7 +11,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fairshare.ports import (
     ApiCredential,
@@ -24,6 +24,7 @@ from fairshare.ports import (
     Metrics,
     Notifier,
     Permanent,
+    PerTenant,
     QuotaThrottle,
     ResultPage,
     ResultStore,
@@ -105,6 +106,8 @@ class FakeAthena:
         # the Glue catalog the pass-through calls read: database => table name => columns (name, type)
         self.catalog: dict[str, dict[str, list[tuple[str, str]]]] = {}
         self.peak_active = 0
+        # who made each call: (tenant, operation, query id or execution id), as `as_tenant` gave it
+        self.calls_as: list[tuple[str, str, str]] = []
         self._by_token: dict[str, str] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -112,6 +115,13 @@ class FakeAthena:
     @property
     def active(self) -> int:
         return sum(1 for e in self.executions.values() if e.state in ("QUEUED", "RUNNING"))
+
+    def as_tenant(self, tenant: str) -> FakeAthena:
+        """`fairshare.ports.PerTenant`: the same Athena, with each call recorded in `calls_as`."""
+        return _AthenaAs(self, tenant)  # type: ignore[return-value]
+
+    def tenant_of_start(self, query_id: str) -> str | None:
+        return next((t for t, op, ref in self.calls_as if op == "start" and ref == query_id), None)
 
     def start(self, query_id: str, sql: str, workgroup: str, database: str) -> str:
         with self._lock:
@@ -272,6 +282,61 @@ class FakeApiKeys:
         return self.credentials.get(key_id)
 
 
+class _AthenaAs:
+    """FakeAthena as one tenant: every call is recorded, then made on the shared fake."""
+
+    def __init__(self, fake: FakeAthena, tenant: str) -> None:
+        self._fake = fake
+        self._tenant = tenant
+
+    def _note(self, operation: str, ref: str) -> None:
+        with self._fake._lock:
+            self._fake.calls_as.append((self._tenant, operation, ref))
+
+    def start(self, query_id: str, sql: str, workgroup: str, database: str) -> str:
+        self._note("start", query_id)
+        return self._fake.start(query_id, sql, workgroup, database)
+
+    def stop(self, execution_id: str) -> None:
+        self._note("stop", execution_id)
+        self._fake.stop(execution_id)
+
+    def get(self, execution_id: str) -> Execution:
+        self._note("get", execution_id)
+        return self._fake.get(execution_id)
+
+    def batch_get(self, execution_ids: Sequence[str]) -> list[Execution]:
+        for execution_id in execution_ids:
+            self._note("batch_get", execution_id)
+        return self._fake.batch_get(execution_ids)
+
+    def results(self, execution_id: str, page_token: str | None, max_results: int) -> ResultPage:
+        self._note("results", execution_id)
+        return self._fake.results(execution_id, page_token, max_results)
+
+    def query_results(self, execution_id: str, page_token: str | None, max_results: int) -> dict[str, Any]:
+        self._note("query_results", execution_id)
+        return self._fake.query_results(execution_id, page_token, max_results)
+
+    def catalog_call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        self._note(operation, str(params.get("DatabaseName", "")))
+        return self._fake.catalog_call(operation, params)
+
+
+P = TypeVar("P")
+
+
+class Shared(Generic[P]):
+    """Implements `fairshare.ports.PerTenant` with one adapter for every tenant (tests that do not look
+    at execution identities)."""
+
+    def __init__(self, port: P) -> None:
+        self.port = port
+
+    def as_tenant(self, tenant: str) -> P:
+        return self.port
+
+
 class RecordingMetrics:
     """Implements `fairshare.ports.Metrics`; keeps every data point."""
 
@@ -320,10 +385,20 @@ class RecordingWakeups:
 
 
 class FakeResultStore:
-    """Implements `fairshare.ports.ResultStore`: a link that names the object and its expiry."""
+    """Implements `fairshare.ports.ResultStore`: a link that names the object and its expiry (and the
+    tenant whose credentials signed it, once `as_tenant` chose one)."""
+
+    def __init__(self, tenant: str | None = None) -> None:
+        self.tenant = tenant
+
+    def as_tenant(self, tenant: str) -> FakeResultStore:
+        return FakeResultStore(tenant)
 
     def presign_get(self, bucket: str, key: str, expires_in: int) -> str:
-        return f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={expires_in}&X-Amz-Signature=fake"
+        signer = f"&X-Fake-Tenant={self.tenant}" if self.tenant else ""
+        return (
+            f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={expires_in}&X-Amz-Signature=fake{signer}"
+        )
 
 
 class FixedUsage:
@@ -349,6 +424,8 @@ def _conforms(
     return athena, clock, metrics, notifier, wakeups, results, usage
 
 
-def _conforms_athena_endpoint(athena: FakeAthena, keys: FakeApiKeys) -> tuple[AthenaCatalog, ApiKeys]:
+def _conforms_athena_endpoint(
+    athena: FakeAthena, keys: FakeApiKeys
+) -> tuple[AthenaCatalog, PerTenant[AthenaCatalog], ApiKeys]:
     """Never called: mypy checks the Athena endpoint's fakes against their ports."""
-    return athena, keys
+    return athena, athena, keys

@@ -140,6 +140,10 @@ class ChaosAthena:
     _finished: list[str] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
+    def as_tenant(self, tenant: str) -> ChaosAthena:
+        """The campaign's tenants share one identity (IAM is not among its faults)."""
+        return self
+
     # --- time ------------------------------------------------------------------------------------
     def _advance(self) -> None:
         now = self.clock.now()

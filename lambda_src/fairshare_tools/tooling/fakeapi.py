@@ -43,6 +43,7 @@ class FakeQuery:
     scanned: int = DEFAULT_SCANNED
     cancelled_at: float | None = None
     rows: int = 3
+    submitted_by: str | None = None  # the X-Fairshare-User header, as the real API records it
 
     def status_at(self, now: float) -> str:
         if self.cancelled_at is not None:
@@ -89,7 +90,7 @@ class FakeTenantApi:
             now = self.clock()
             parts = [p for p in path.split("/") if p]
             if method == "POST" and parts == ["queries"]:
-                return self._submit(tenant, body, now)
+                return self._submit(tenant, body, now, headers.get("x-fairshare-user"))
             if method == "GET" and parts == ["queries"]:
                 return self._list(tenant, query, now)
             if method == "GET" and parts == ["usage"]:
@@ -109,7 +110,7 @@ class FakeTenantApi:
                     return 200, {"query_id": found.query_id, "status": "CANCELLED"}
             return 404, _error("not_found", f"no route {method} {path}")
 
-    def _submit(self, tenant: str, body: bytes, now: float) -> tuple[int, Any]:
+    def _submit(self, tenant: str, body: bytes, now: float, user: str | None = None) -> tuple[int, Any]:
         if len(body) > MAX_SQL_BYTES + 4096:
             return 413, _error("payload_too_large", "the query is longer than 262144 bytes")
         try:
@@ -143,6 +144,7 @@ class FakeTenantApi:
             queue_s=self.queue_s,
             fail_reason=fail.group(1) if fail else None,
             scanned=int(scanned.group(1)) if scanned else DEFAULT_SCANNED,
+            submitted_by=user.strip() if user and user.strip() else None,
         )
         self.queries[query.query_id] = query
         if token:
@@ -174,7 +176,8 @@ class FakeTenantApi:
             "priority": query.priority,
             "database": query.database,
             "statement_class": "DML",
-            "submitted_by": None,
+            "submitted_by": query.submitted_by,
+            "submitted_by_source": "declared" if query.submitted_by else None,
             "submitted_at": int((time.time() - (now - query.submitted_at)) * 1000),
             "position": self._position(query, now),
             "timings": {

@@ -81,24 +81,37 @@ def aws_client(service: str, endpoint: str = LOCALSTACK_ENDPOINT) -> Any:
     )
 
 
+# One table of each team's own database (terraform/stages/local: analytics and finance have one; only
+# their execution roles reach it), beside the shared default.trips: "database.table" -> CSV text.
+TEAM_TABLES = {
+    "analytics.sessions": "session_id,pages\n1,3\n2,5\n3,1\n",
+    "finance.ledger": "entry_id,amount\n1,100.00\n2,-40.50\n",
+}
+
+
 def seed_dataset(endpoint: str = LOCALSTACK_ENDPOINT) -> None:
-    """Upload the sample table to S3 and register it in the emulator's table registry."""
+    """Upload the sample tables to S3 and register them in the emulator's table registry."""
     s3 = aws_client("s3", endpoint)
     existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
     if DATA_BUCKET not in existing:
         s3.create_bucket(Bucket=DATA_BUCKET)
     s3.put_object(Bucket=DATA_BUCKET, Key=f"{DATASET_TABLE}/part-0000.csv", Body=trips_csv())
-    emulator_admin(
-        endpoint,
-        "catalog",
-        {
-            f"{DATASET_DATABASE}.{DATASET_TABLE}": {
-                "format": "csv",
-                "location": f"s3://{DATA_BUCKET}/{DATASET_TABLE}/",
-                "header": True,
-            }
-        },
-    )
+    catalog = {
+        f"{DATASET_DATABASE}.{DATASET_TABLE}": {
+            "format": "csv",
+            "location": f"s3://{DATA_BUCKET}/{DATASET_TABLE}/",
+            "header": True,
+        }
+    }
+    for name, text in TEAM_TABLES.items():
+        database, table = name.split(".")
+        s3.put_object(Bucket=DATA_BUCKET, Key=f"{database}/{table}/part-0000.csv", Body=text.encode())
+        catalog[name] = {
+            "format": "csv",
+            "location": f"s3://{DATA_BUCKET}/{database}/{table}/",
+            "header": True,
+        }
+    emulator_admin(endpoint, "catalog", catalog)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from fairshare_tools.tooling.loadgen import percentile
 
 ALL_USERS = "*"
 NO_USER = "-"
+DECLARED = " (self-declared)"
 STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "RUNNING", "ADMITTED", "QUEUED")
 ATHENA_BATCH = 50  # BatchGetQueryExecution takes at most 50 ids
 
@@ -115,13 +116,24 @@ class UsageRow:
         return row
 
 
+def user_of(record: QueryRecord) -> str:
+    """The submitting user as the report shows it: a verified caller (the IAM ARN, the Athena endpoint's
+    signing key id) as is, a user the caller only declared (X-Fairshare-User, the seed route's userId)
+    marked so, `-` when none was given."""
+    if not record.submitted_by:
+        return NO_USER
+    if record.submitted_by_source in ("iam", "sigv4"):
+        return record.submitted_by
+    return f"{record.submitted_by}{DECLARED}"
+
+
 def aggregate(records: Iterable[QueryRecord], *, per_user: bool = True) -> list[UsageRow]:
     """One row per tenant (user `*`), followed by one per submitting user when `per_user`."""
     rows: dict[tuple[str, str], UsageRow] = {}
     for record in records:
         keys = [(record.tenant, ALL_USERS)]
         if per_user:
-            keys.append((record.tenant, record.submitted_by or NO_USER))
+            keys.append((record.tenant, user_of(record)))
         for key in keys:
             rows.setdefault(key, UsageRow(*key)).add(record)
     return [rows[key] for key in sorted(rows, key=lambda k: (k[0], k[1] != ALL_USERS, k[1]))]

@@ -27,10 +27,12 @@ from typing import Any
 from fairshare_athena_emulator import sqlrun
 from fairshare_athena_emulator.catalog import TableSpec, parse_catalog, split_s3_uri
 from fairshare_athena_emulator.errors import (
+    AthenaApiError,
     invalid_request,
     resource_not_found,
     too_many_requests,
 )
+from fairshare_athena_emulator.iam import Caller, not_authorized, permitted
 from fairshare_athena_emulator.ports import Clock, EventSink, MetricSink, ObjectStore
 from fairshare_athena_emulator.settings import EmulatorSettings
 from fairshare_athena_emulator.sqlrun import EMPTY_RESULT, Column, QueryFailed, ResultTable, TableRef
@@ -129,6 +131,7 @@ class Execution:
     publish_metrics: bool
     engine_version: dict[str, str]
     execution_parameters: list[str] | None
+    caller: Caller | None = None  # whose credentials the query runs with (None: the account's own)
     state: str = QUEUED
     state_reason: str | None = None
     running_at: float | None = None
@@ -409,7 +412,9 @@ class AthenaEngine:
         return {"Tags": tags}
 
     # ----------------------------------------------------------------------------------- queries
-    def start_query_execution(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def start_query_execution(
+        self, params: Mapping[str, Any], caller: Caller | None = None
+    ) -> dict[str, Any]:
         sql = params.get("QueryString")
         if not isinstance(sql, str) or not sql.strip():
             raise invalid_request("QueryString must not be empty", "INVALID_INPUT")
@@ -428,6 +433,13 @@ class AthenaEngine:
             if token is not None and (known := self._by_token.get(str(token))) is not None:
                 return {"QueryExecutionId": known}
             workgroup = self._workgroup_locked(params.get("WorkGroup"))
+            workgroup_arn = self.workgroup_arn(workgroup.name)
+            if not permitted(caller, "athena:StartQueryExecution", workgroup_arn):
+                assert caller is not None
+                raise AthenaApiError(
+                    "AccessDeniedException",
+                    not_authorized(caller, "athena:StartQueryExecution", workgroup_arn),
+                )
             if workgroup.state != "ENABLED":
                 raise invalid_request(f"WorkGroup {workgroup.name} is disabled.")
             output = self._output_location(workgroup, params.get("ResultConfiguration") or {})
@@ -461,6 +473,7 @@ class AthenaEngine:
                 publish_metrics=workgroup.publishes_metrics,
                 engine_version=dict(workgroup.configuration["EngineVersion"]),
                 execution_parameters=params.get("ExecutionParameters"),
+                caller=caller,
             )
             self._executions[execution_id] = execution
             self._order.append(execution_id)
@@ -787,6 +800,7 @@ class AthenaEngine:
         if keyword in NO_OP_KEYWORDS:
             return EMPTY_RESULT, 0  # DDL and writes are accepted and change nothing
         refs = sqlrun.referenced_tables(execution.sql, execution.database)
+        self._check_access(execution, refs)
         catalog = self._catalog()
         missing = [ref for ref in refs if ref.name not in catalog]
         if missing:
@@ -814,6 +828,19 @@ class AthenaEngine:
                     files.append(local)
                 tables[ref] = (spec, files)
             return sqlrun.run_query(execution.sql, execution.database, tables), bytes_scanned
+
+    def _check_access(self, execution: Execution, refs: Sequence[TableRef]) -> None:
+        """Athena reads each table's definition from Glue with the caller's credentials."""
+        if execution.caller is None:
+            return
+        for ref in refs:
+            arn = f"arn:aws:glue:{self.region}:{self.account_id}:table/{ref.database}/{ref.table}"
+            if not permitted(execution.caller, "glue:GetTable", arn):
+                raise QueryFailed(
+                    "AccessDeniedException: Insufficient permissions to execute the query. "
+                    + not_authorized(execution.caller, "glue:GetTable", arn),
+                    sqlrun.ERROR_TYPE_ACCESS_DENIED,
+                )
 
     def _list_table(self, spec: TableSpec) -> tuple[str, list[Any]]:
         bucket, prefix = spec.bucket_and_prefix

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from localstack.aws.api import RequestContext
 from localstack.http import Request, Response
@@ -21,11 +22,13 @@ from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provi
 
 from fairshare_athena_emulator import wire
 from fairshare_athena_emulator.aws import CloudWatchSink, EventBridgeSink, S3ObjectStore
+from fairshare_athena_emulator.iam import Caller
 from fairshare_athena_emulator.runtime import ADMIN_PREFIX, EmulatorRuntime
 from fairshare_athena_emulator.settings import EmulatorSettings
 
 LOG = logging.getLogger(__name__)
 
+AWS_GLOBAL_REGION = "us-east-1"  # where LocalStack keeps IAM's and STS's account-wide state
 _runtime: EmulatorRuntime | None = None
 _runtime_lock = threading.Lock()
 
@@ -52,10 +55,39 @@ class AthenaFairshareProvider(ServiceLifecycleHook):  # type: ignore[misc]
         get_runtime().stop()
 
 
+def caller_of(context: RequestContext) -> Caller | None:
+    """The assumed-role session that signed the request, with its role's identity policies as
+    LocalStack's IAM holds them (inline, and attached customer-managed). None for credentials that are
+    not an STS session of a role LocalStack knows: the account's own."""
+    from localstack.services.iam.models import iam_stores
+    from localstack.services.sts.models import sts_stores
+    from localstack.utils.aws.request_context import extract_access_key_id_from_auth_header
+
+    access_key_id = extract_access_key_id_from_auth_header(context.request.headers)
+    if not access_key_id:
+        return None
+    session = sts_stores[context.account_id][AWS_GLOBAL_REGION].credentials.get(access_key_id)
+    if session is None or ":assumed-role/" not in session.arn:
+        return None
+    role_name = session.arn.split(":assumed-role/", 1)[1].split("/", 1)[0]
+    iam = iam_stores[session.account_id][AWS_GLOBAL_REGION]
+    role = iam.ROLES.get(role_name)
+    if role is None:
+        return Caller(session.arn, ())  # a role since deleted: nothing is allowed
+    documents = [unquote(document) for document in role.inline_policies.values()]
+    for policy_arn in role.attached_policy_arns:
+        managed = iam.MANAGED_POLICIES.get(policy_arn)
+        if managed is not None:
+            version = managed.versions.get(str(managed.policy.get("DefaultVersionId")))
+            if version is not None and version.get("Document"):
+                documents.append(unquote(str(version["Document"])))
+    return Caller(session.arn, tuple(documents))
+
+
 def _operation_handler(operation: str) -> Callable[[RequestContext, dict[str, Any]], Response]:
     def handle(context: RequestContext, request: dict[str, Any]) -> Response:
         engine = get_runtime().engine(context.account_id, context.region)
-        answer = wire.invoke(engine, operation, request or {})
+        answer = wire.invoke(engine, operation, request or {}, caller_of(context))
         return Response(response=answer.body, status=answer.status, headers=answer.headers)
 
     return handle

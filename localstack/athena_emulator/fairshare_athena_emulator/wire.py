@@ -10,6 +10,7 @@ from typing import Any
 
 from fairshare_athena_emulator.engine import AthenaEngine
 from fairshare_athena_emulator.errors import AthenaApiError
+from fairshare_athena_emulator.iam import Caller
 
 LOG = logging.getLogger(__name__)
 
@@ -58,14 +59,19 @@ def error_response(error: AthenaApiError) -> WireResponse:
     return _json_response(error.status, error.body(), {"X-Amzn-Errortype": error.code})
 
 
-def invoke(engine: AthenaEngine, operation: str, params: Mapping[str, Any]) -> WireResponse:
-    """Run one operation whose request members are already decoded."""
+def invoke(
+    engine: AthenaEngine, operation: str, params: Mapping[str, Any], caller: Caller | None = None
+) -> WireResponse:
+    """Run one operation whose request members are already decoded, for `caller` (None: the account's
+    own credentials)."""
     handler = OPERATIONS.get(operation)
     if handler is None:
         return error_response(
             AthenaApiError("UnknownOperationException", f"Operation {operation} is not emulated", status=501)
         )
     try:
+        if operation == "StartQueryExecution":  # the one operation whose outcome depends on the caller
+            return _json_response(200, engine.start_query_execution(params, caller))
         return _json_response(200, handler(engine, params))
     except AthenaApiError as exc:
         return error_response(exc)

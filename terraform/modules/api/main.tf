@@ -37,7 +37,7 @@ locals {
 
 resource "aws_api_gateway_rest_api" "this" {
   name        = local.name
-  description = "Athena fair-share tenant API (${var.stage}); the tenant is the API key."
+  description = "Athena fair-share tenant API (${var.stage}); the tenant is the API key, or the SigV4 caller on /iam."
 
   endpoint_configuration {
     types = ["REGIONAL"]
@@ -84,6 +84,39 @@ resource "aws_api_gateway_resource" "athena_query" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   parent_id   = aws_api_gateway_resource.athena.id
   path_part   = "query"
+}
+
+# The same routes under /iam for IAM principals: API Gateway verifies the SigV4 signature (AWS_IAM) and
+# passes the caller's ARN, which the api Lambda maps to a tenant (its `principals`) and records as the user.
+resource "aws_api_gateway_resource" "iam" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_rest_api.this.root_resource_id
+  path_part   = "iam"
+}
+
+resource "aws_api_gateway_resource" "iam_proxy" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.iam.id
+  path_part   = "{proxy+}"
+}
+
+resource "aws_api_gateway_method" "iam" {
+  #checkov:skip=CKV2_AWS_53:The api Lambda validates every body with pydantic and answers the contract's {"error": {...}} shape; a gateway validator would answer in another shape.
+  #checkov:skip=CKV2_AWS_70:AWS_IAM is the authorizer: API Gateway checks each request's SigV4 signature and the caller's execute-api:Invoke permission.
+  rest_api_id      = aws_api_gateway_rest_api.this.id
+  resource_id      = aws_api_gateway_resource.iam_proxy.id
+  http_method      = "ANY"
+  authorization    = "AWS_IAM"
+  api_key_required = false
+}
+
+resource "aws_api_gateway_integration" "iam" {
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = aws_api_gateway_resource.iam_proxy.id
+  http_method             = aws_api_gateway_method.iam.http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = var.function_invoke_arn
 }
 
 resource "aws_api_gateway_method" "route" {
@@ -141,6 +174,7 @@ resource "aws_api_gateway_deployment" "this" {
       local.resource_ids,
       [for k, m in aws_api_gateway_method.route : [k, m.id, m.api_key_required, m.authorization]],
       [for k, i in aws_api_gateway_integration.route : [k, i.id, i.type, i.uri]],
+      [aws_api_gateway_method.iam.id, aws_api_gateway_method.iam.authorization, aws_api_gateway_integration.iam.id, aws_api_gateway_integration.iam.uri],
       [aws_api_gateway_method.athena.id, aws_api_gateway_method.athena.api_key_required, aws_api_gateway_integration.athena.id, aws_api_gateway_integration.athena.uri],
     ]))
   }
@@ -149,7 +183,7 @@ resource "aws_api_gateway_deployment" "this" {
     create_before_destroy = true
   }
 
-  depends_on = [aws_api_gateway_integration.route, aws_api_gateway_integration.athena]
+  depends_on = [aws_api_gateway_integration.route, aws_api_gateway_integration.iam, aws_api_gateway_integration.athena]
 }
 
 resource "aws_cloudwatch_log_group" "access" {

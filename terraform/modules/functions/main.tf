@@ -22,17 +22,6 @@ locals {
 
   config_s3_uri     = "s3://${var.config_bucket_name}/${var.config_object_key}"
   config_object_arn = "arn:${local.partition}:s3:::${var.config_bucket_name}/${var.config_object_key}"
-  results_objects   = "${var.results_bucket_arn}/${var.results_prefix}*"
-
-  # Data locations: bucket ARNs for listing, "<location>/*" for objects.
-  data_bucket_arns = distinct([for a in var.data_location_arns : regex("^(arn:[a-z-]+:s3:::[^/]+)", a)[0]])
-  data_object_arns = distinct([for a in var.data_location_arns : "${trimsuffix(a, "/")}/*"])
-
-  glue_resources = length(var.glue_databases) == 0 ? [] : concat(
-    ["arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog"],
-    [for db in var.glue_databases : "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${db}"],
-    [for db in var.glue_databases : "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${db}/*"],
-  )
 
   ledger_resources = concat([var.queries_table_arn, var.state_table_arn], var.queries_index_arns)
   ledger_actions = [
@@ -60,53 +49,27 @@ locals {
     { Sid = "NotifyTenants", Effect = "Allow", Action = ["sns:Publish"], Resource = var.notify_topic_arns },
   ]
 
-  # What a round of admissions needs: claims (the ledger), starts and their results, dead letters.
+  # I-4: every Athena call about a tenant's query (start, status, results, stop) and every presigned URL
+  # is made as that tenant's execution role, which alone reaches the tenant's workgroup, catalog, data
+  # and results prefix. The functions themselves hold no Athena, Glue or data access.
+  act_as_tenants = { Sid = "ActAsTenants", Effect = "Allow", Action = ["sts:AssumeRole"], Resource = var.tenant_role_arns }
+
+  # What a round of admissions needs besides the ledger: the tenants' roles and the dead letters.
   admission_statements = concat(
     [
       # I-8: a query that exhausted its transient retries is parked in the DLQ, where an alarm fires.
       { Sid = "ParkInDeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.submissions_dlq_arn] },
-      {
-        Sid      = "AthenaStartAndPoll", Effect = "Allow",
-        Action   = ["athena:BatchGetQueryExecution", "athena:GetQueryExecution", "athena:StartQueryExecution", "athena:StopQueryExecution"],
-        Resource = var.workgroup_arns
-      },
-      # StartQueryExecution runs with the caller's credentials: Athena writes results as this role.
-      {
-        Sid      = "WriteResults", Effect = "Allow",
-        Action   = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
-        Resource = [local.results_objects]
-      },
-      { Sid = "ListResultsBucket", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], Resource = [var.results_bucket_arn] },
-    ],
-    length(var.data_location_arns) == 0 ? [] : [
-      { Sid = "ReadDataObjects", Effect = "Allow", Action = ["s3:GetObject"], Resource = local.data_object_arns },
-      { Sid = "ListDataBuckets", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = local.data_bucket_arns },
+      local.act_as_tenants,
     ],
     local.notify_statements,
-    local.glue_read_statements,
   )
 
-  # Athena reads the Glue catalog with its caller's credentials: for the queries a round starts, and for
-  # the Athena endpoint's catalog calls (api).
-  glue_read_statements = length(var.glue_databases) == 0 ? [] : [
-    {
-      Sid      = "ReadCatalog", Effect = "Allow",
-      Action   = ["glue:BatchGetPartition", "glue:GetDatabase", "glue:GetDatabases", "glue:GetPartition", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
-      Resource = local.glue_resources
-    },
-  ]
-
   # The Athena-compatible endpoint (fairshare.services.athena_api): the tenants' API keys are its SigV4
-  # secrets and their usage plans its rate limits; the catalog calls it passes on for the tenant's databases.
+  # secrets and their usage plans its rate limits. Its results and catalog calls go as the tenant.
   athena_endpoint_statements = [
     {
       Sid      = "ReadTenantKeys", Effect = "Allow", Action = ["apigateway:GET"],
       Resource = ["arn:${local.partition}:apigateway:${local.region}::/apikeys/*", "arn:${local.partition}:apigateway:${local.region}::/usageplans"]
-    },
-    {
-      Sid      = "AthenaCatalogMetadata", Effect = "Allow",
-      Action   = ["athena:GetDatabase", "athena:GetTableMetadata", "athena:ListDatabases", "athena:ListTableMetadata"],
-      Resource = ["arn:${local.partition}:athena:${local.region}:${local.account_id}:datacatalog/AwsDataCatalog"]
     },
   ]
 
@@ -115,15 +78,9 @@ locals {
     api = concat([
       { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },
       { Sid = "WakeDispatcher", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.submissions_queue_arn] },
-      {
-        Sid      = "AthenaResultsAndCancel", Effect = "Allow",
-        Action   = ["athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"],
-        Resource = var.workgroup_arns
-      },
-      # GetQueryResults reads the result files with the caller's credentials; presigned URLs use them too.
-      { Sid = "ReadResults", Effect = "Allow", Action = ["s3:GetObject"], Resource = [local.results_objects] },
-      { Sid = "ListResults", Effect = "Allow", Action = ["s3:GetBucketLocation", "s3:ListBucket"], Resource = [var.results_bucket_arn] },
-    ], local.notify_statements, local.athena_endpoint_statements, local.glue_read_statements)
+      # Results, presigned URLs and cancels, as the query's tenant.
+      local.act_as_tenants,
+    ], local.notify_statements, local.athena_endpoint_statements)
     dispatcher = concat(
       [
         { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },

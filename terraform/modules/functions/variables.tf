@@ -116,17 +116,6 @@ variable "config_version" {
   type        = string
 }
 
-variable "results_bucket_arn" {
-  description = "ARN of the results bucket."
-  type        = string
-}
-
-variable "results_prefix" {
-  description = "Key prefix of query results in the results bucket."
-  type        = string
-  default     = "results/"
-}
-
 variable "queries_table_arn" {
   description = "ARN of the ledger's queries table."
   type        = string
@@ -162,36 +151,14 @@ variable "events_dlq_arn" {
   type        = string
 }
 
-variable "workgroup_arns" {
-  description = "ARNs of the stage's Athena workgroups; Athena actions are allowed on these only."
+variable "tenant_role_arns" {
+  description = "The tenants' execution roles (module tenant_roles). The functions that act as a tenant (api, dispatcher, completion) may assume these and hold no Athena, Glue or data access of their own."
   type        = list(string)
 
   validation {
-    condition     = length(var.workgroup_arns) >= 1
-    error_message = "At least one workgroup ARN is needed."
+    condition     = length(var.tenant_role_arns) >= 1 && alltrue([for a in var.tenant_role_arns : can(regex("^arn:[a-z-]+:iam::[0-9]{12}:role/.+$", a)) && !strcontains(a, "*")])
+    error_message = "tenant_role_arns must be one or more IAM role ARNs without wildcards."
   }
-}
-
-variable "data_location_arns" {
-  description = "S3 ARNs (bucket or bucket/prefix) the tenants' queries read; the dispatcher starts queries, so it gets read access."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for a in var.data_location_arns : can(regex("^arn:[a-z-]+:s3:::[a-z0-9.-]{3,63}(/.*)?$", a))])
-    error_message = "data_location_arns must be S3 ARNs such as arn:aws:s3:::bucket or arn:aws:s3:::bucket/prefix/."
-  }
-
-  validation {
-    condition     = alltrue([for a in var.data_location_arns : !strcontains(a, "*")])
-    error_message = "data_location_arns must not contain wildcards; give the exact bucket or prefix."
-  }
-}
-
-variable "glue_databases" {
-  description = "Glue databases the tenants' queries read (catalog read for the dispatcher)."
-  type        = list(string)
-  default     = []
 }
 
 variable "notify_topic_arns" {

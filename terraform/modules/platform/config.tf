@@ -37,7 +37,9 @@ locals {
         workgroup                      = module.workgroups.workgroup_names[name]
         databases                      = t.databases
         api_key_id                     = module.api.api_key_ids[name]
+        execution_role_arn             = module.tenant_roles.role_arns[name]
         notify_topic_arn               = t.notify_topic_arn
+        principals                     = t.principals
         bytes_scanned_cutoff_per_query = t.bytes_scanned_cutoff_per_query
       }
     }

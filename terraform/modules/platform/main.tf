@@ -8,9 +8,7 @@ locals {
     managed-by = "terraform"
   })
 
-  data_location_arns = distinct(flatten([for t in values(var.tenants) : t.data_locations]))
-  glue_databases     = distinct(flatten([for t in values(var.tenants) : t.databases]))
-  notify_topic_arns  = distinct(compact([for t in values(var.tenants) : t.notify_topic_arn]))
+  notify_topic_arns = distinct(compact([for t in values(var.tenants) : t.notify_topic_arn]))
 }
 
 module "workgroups" {
@@ -74,8 +72,6 @@ module "functions" {
   # md5 of the rendered document: a change of the configuration makes new execution environments.
   config_version = md5(aws_s3_object.config.content)
 
-  results_bucket_arn    = module.workgroups.bucket_arn
-  results_prefix        = module.workgroups.results_prefix
   queries_table_arn     = module.ledger.queries_table_arn
   queries_index_arns    = module.ledger.queries_index_arns
   state_table_arn       = module.ledger.state_table_arn
@@ -83,12 +79,30 @@ module "functions" {
   submissions_dlq_arn   = module.submissions_queue.dlq_arn
   events_queue_arn      = module.events_queue.queue_arn
   events_dlq_arn        = module.events_queue.dlq_arn
-  workgroup_arns        = values(module.workgroups.workgroup_arns)
-  data_location_arns    = local.data_location_arns
-  glue_databases        = local.glue_databases
+  tenant_role_arns      = values(module.tenant_roles.role_arns)
   notify_topic_arns     = local.notify_topic_arns
   kms_key_arn           = var.stage.kms_key_arn
   tags                  = local.tags
+}
+
+# One execution role per tenant: the functions act as the query's tenant for every Athena call (I-4).
+module "tenant_roles" {
+  source = "../tenant_roles"
+
+  name_prefix = var.stage.name_prefix
+  stage       = var.stage.name
+  tenants = {
+    for name, t in var.tenants : name => {
+      databases      = t.databases
+      data_locations = t.data_locations
+      workgroup_arn  = module.workgroups.workgroup_arns[name]
+    }
+  }
+  trusted_role_arns  = [for fn in ["api", "dispatcher", "completion"] : module.functions.role_arns[fn]]
+  results_bucket_arn = module.workgroups.bucket_arn
+  results_prefix     = module.workgroups.results_prefix
+  kms_key_arn        = var.stage.kms_key_arn
+  tags               = local.tags
 }
 
 module "api" {

@@ -112,6 +112,11 @@ output "workgroup_arns" {
   value       = module.workgroups.workgroup_arns
 }
 
+output "tenant_role_arns" {
+  description = "Execution role ARN per tenant: its queries run, are read and are stopped as this role."
+  value       = module.tenant_roles.role_arns
+}
+
 output "usage_plan_ids" {
   description = "Usage plan id per tenant."
   value       = module.api.usage_plan_ids

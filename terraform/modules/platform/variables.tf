@@ -115,16 +115,19 @@ variable "stage" {
 
 variable "tenants" {
   description = <<-EOT
-    The teams sharing Athena, name => policy. Adding a tenant here creates its workgroup, API key, usage plan
-    and budget alarm, and puts it in the configuration object. Names match ^[a-z0-9][a-z0-9_-]{0,39}$ (they are
+    The teams sharing Athena, name => policy. Adding a tenant here creates its workgroup, execution role, API key,
+    usage plan and budget alarm, and puts it in the configuration object. Names match ^[a-z0-9][a-z0-9_-]{0,39}$ (they are
     part of workgroup, API key and alarm names); counts and byte sizes are whole numbers. Fields (all optional):
     weight (share relative to others, 1), max_concurrency (hard cap, 10), max_queued (beyond it 429, 1000),
     daily_bytes_budget (bytes per UTC day, null = none), budget_action ("hold" | "reject"), allow_ddl (false),
     priority_levels (1-10, 3), aging_seconds (wait that raises priority by one, null = no aging),
-    max_aging_boost (0-9, 1), bytes_scanned_cutoff_per_query (>= 10485760, 10 GiB), databases (Glue databases,
-    the first is the default of POST /athena/query), data_locations (S3 ARNs the queries read),
+    max_aging_boost (0-9, 1), bytes_scanned_cutoff_per_query (>= 10485760, 10 GiB), databases (Glue databases
+    its execution role reaches and its statements may name; the first is the default of POST /athena/query),
+    data_locations (S3 ARNs its execution role reads),
     api_rate_limit (requests/s, 10), api_burst_limit (20), api_quota_per_day (null = none),
-    notify_topic_arn (an SNS topic of the team for completions and its budget alarm, null = none).
+    notify_topic_arn (an SNS topic of the team for completions and its budget alarm, null = none),
+    principals (IAM principal ARN patterns, fnmatch globs of one account, whose SigV4-signed calls on the
+    API's /iam routes act as this tenant and are recorded as its users; [] = API keys only).
   EOT
   type = map(object({
     weight                         = optional(number, 1)
@@ -143,6 +146,7 @@ variable "tenants" {
     api_burst_limit                = optional(number, 20)
     api_quota_per_day              = optional(number)
     notify_topic_arn               = optional(string)
+    principals                     = optional(list(string), [])
   }))
 
   validation {
@@ -207,6 +211,12 @@ variable "tenants" {
   validation {
     condition     = alltrue([for t in values(var.tenants) : length(t.databases) >= 1])
     error_message = "Each tenant needs at least one database."
+  }
+
+  # The configuration object's PRINCIPAL_PATTERN (lambda_src/fairshare/config.py).
+  validation {
+    condition     = alltrue(flatten([for t in values(var.tenants) : [for p in t.principals : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[A-Za-z*-]+/\\S+$", p))]]))
+    error_message = "principals must be IAM or STS ARN patterns of one account, e.g. arn:aws:iam::123456789012:role/analytics-*."
   }
 }
 

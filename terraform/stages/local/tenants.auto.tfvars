@@ -5,7 +5,8 @@ tenants = {
   analytics = {
     weight          = 3
     max_concurrency = 20
-    databases       = ["default"]
+    databases       = ["default", "analytics"]
+    data_locations  = ["arn:aws:s3:::fairshare-local-data/trips/", "arn:aws:s3:::fairshare-local-data/analytics/"]
     api_rate_limit  = 50
     api_burst_limit = 100
   }
@@ -14,6 +15,7 @@ tenants = {
     max_concurrency    = 20
     daily_bytes_budget = 10737418240 # 10 GiB
     databases          = ["default"]
+    data_locations     = ["arn:aws:s3:::fairshare-local-data/trips/"]
     api_rate_limit     = 50
     api_burst_limit    = 100
   }
@@ -21,7 +23,8 @@ tenants = {
     weight          = 1
     max_concurrency = 20
     allow_ddl       = true
-    databases       = ["default"]
+    databases       = ["default", "finance"]
+    data_locations  = ["arn:aws:s3:::fairshare-local-data/trips/", "arn:aws:s3:::fairshare-local-data/finance/"]
     api_rate_limit  = 50
     api_burst_limit = 100
   }

@@ -91,6 +91,30 @@ run "the_athena_endpoint_is_signed_not_keyed" {
   }
 }
 
+run "iam_routes_are_authorized_by_sigv4_only" {
+  command = plan
+
+  assert {
+    condition     = aws_api_gateway_resource.iam.path_part == "iam" && aws_api_gateway_resource.iam_proxy.path_part == "{proxy+}"
+    error_message = "the IAM routes are /iam/{proxy+}"
+  }
+
+  assert {
+    condition     = aws_api_gateway_method.iam.authorization == "AWS_IAM" && aws_api_gateway_method.iam.http_method == "ANY" && !aws_api_gateway_method.iam.api_key_required
+    error_message = "the /iam routes are authorized by API Gateway's SigV4 check (AWS_IAM), without API keys"
+  }
+
+  assert {
+    condition     = alltrue([for m in values(aws_api_gateway_method.route) : m.authorization == "NONE" && m.api_key_required])
+    error_message = "the API-key routes keep the key as the only credential"
+  }
+
+  assert {
+    condition     = aws_api_gateway_integration.iam.type == "AWS_PROXY" && aws_api_gateway_integration.iam.uri == var.function_invoke_arn
+    error_message = "the /iam routes are served by the api Lambda"
+  }
+}
+
 run "one_key_and_usage_plan_per_tenant" {
   command = plan
 

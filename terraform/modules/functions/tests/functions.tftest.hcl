@@ -16,7 +16,6 @@ variables {
   package_path          = "tests/fixtures/fairshare.zip"
   config_bucket_name    = "fs-dev-results-123456789012"
   config_version        = "0123456789abcdef0123456789abcdef"
-  results_bucket_arn    = "arn:aws:s3:::fs-dev-results-123456789012"
   queries_table_arn     = "arn:aws:dynamodb:us-east-1:123456789012:table/fs-dev-queries"
   queries_index_arns    = ["arn:aws:dynamodb:us-east-1:123456789012:table/fs-dev-queries/index/queued_heads"]
   state_table_arn       = "arn:aws:dynamodb:us-east-1:123456789012:table/fs-dev-state"
@@ -24,14 +23,12 @@ variables {
   submissions_dlq_arn   = "arn:aws:sqs:us-east-1:123456789012:fs-dev-submissions-dlq"
   events_queue_arn      = "arn:aws:sqs:us-east-1:123456789012:fs-dev-athena-events"
   events_dlq_arn        = "arn:aws:sqs:us-east-1:123456789012:fs-dev-athena-events-dlq"
-  workgroup_arns = [
-    "arn:aws:athena:us-east-1:123456789012:workgroup/fs-dev-analytics",
-    "arn:aws:athena:us-east-1:123456789012:workgroup/fs-dev-finance",
+  tenant_role_arns = [
+    "arn:aws:iam::123456789012:role/fs/dev/tenants/fs-dev-tenant-analytics",
+    "arn:aws:iam::123456789012:role/fs/dev/tenants/fs-dev-tenant-finance",
   ]
-  data_location_arns = ["arn:aws:s3:::datalake/sales/", "arn:aws:s3:::reference"]
-  glue_databases     = ["sales"]
-  notify_topic_arns  = ["arn:aws:sns:us-east-1:123456789012:finance-notify"]
-  extra_environment  = { AWS_ENDPOINT_URL = "http://127.0.0.1:4566" }
+  notify_topic_arns = ["arn:aws:sns:us-east-1:123456789012:finance-notify"]
+  extra_environment = { AWS_ENDPOINT_URL = "http://127.0.0.1:4566" }
 }
 
 run "one_function_per_handler_from_one_zip" {
@@ -130,25 +127,28 @@ run "iam_is_least_privilege" {
   assert {
     condition = alltrue(flatten([
       for fn, p in output.policies : [
-        for s in p.Statement : toset(flatten([s.Resource])) == toset(var.workgroup_arns) if anytrue([for a in flatten([s.Action]) : startswith(a, "athena:")])
+        for s in p.Statement : [
+          for a in flatten([s.Action]) : !startswith(a, "athena:") && !startswith(a, "glue:") && !(startswith(a, "s3:") && a != "s3:GetObject")
+        ]
       ]
     ]))
-    error_message = "Athena actions must be allowed on exactly the stage's workgroup ARNs"
+    error_message = "no function holds Athena, Glue or data access of its own: each acts as the query's tenant"
   }
 
   assert {
-    condition     = contains(flatten([for s in output.policies["dispatcher"].Statement : s.Action]), "athena:StartQueryExecution") && !contains(flatten([for s in output.policies["api"].Statement : s.Action]), "athena:StartQueryExecution")
-    error_message = "only the dispatcher may start queries"
+    condition = alltrue(flatten([
+      for fn, p in output.policies : [
+        for s in p.Statement : flatten([s.Resource]) == ["arn:aws:s3:::${var.config_bucket_name}/${var.config_object_key}"] if anytrue([for a in flatten([s.Action]) : startswith(a, "s3:")])
+      ]
+    ]))
+    error_message = "the only S3 object a function reads with its own role is the configuration object"
   }
 
   assert {
-    condition     = toset(one([for s in output.policies["dispatcher"].Statement : s if s.Sid == "ReadDataObjects"]).Resource) == toset(["arn:aws:s3:::datalake/sales/*", "arn:aws:s3:::reference/*"])
-    error_message = "the dispatcher reads exactly the configured data locations"
-  }
-
-  assert {
-    condition     = contains(one([for s in output.policies["dispatcher"].Statement : s if s.Sid == "ReadCatalog"]).Resource, "arn:aws:glue:us-east-1:123456789012:table/sales/*")
-    error_message = "the dispatcher reads the Glue tables of the tenants' databases"
+    condition = alltrue([for fn in ["api", "completion", "dispatcher"] : toset(one([for s in output.policies[fn].Statement : s if s.Sid == "ActAsTenants"]).Resource) == toset(var.tenant_role_arns)]) && !anytrue([
+      for s in output.policies["redrive"].Statement : contains(flatten([s.Action]), "sts:AssumeRole")
+    ])
+    error_message = "api, completion and the dispatcher may assume exactly the tenants' roles; redrive may not"
   }
 
   assert {
@@ -214,12 +214,12 @@ run "timeouts_memory_and_concurrency_are_configurable" {
   }
 }
 
-run "rejects_wildcard_data_locations" {
+run "rejects_wildcard_tenant_roles" {
   command = plan
 
   variables {
-    data_location_arns = ["arn:aws:s3:::*"]
+    tenant_role_arns = ["arn:aws:iam::123456789012:role/*"]
   }
 
-  expect_failures = [var.data_location_arns]
+  expect_failures = [var.tenant_role_arns]
 }

@@ -82,7 +82,8 @@ run "composition_and_config_document" {
   assert {
     condition = toset(keys(output.config_document.tenants["finance"])) == toset([
       "weight", "max_concurrency", "max_queued", "daily_bytes_budget", "budget_action", "allow_ddl",
-      "priority_levels", "aging_seconds", "max_aging_boost", "workgroup", "databases", "api_key_id",
+      "priority_levels", "aging_seconds", "max_aging_boost", "workgroup", "databases", "api_key_id", "execution_role_arn",
+      "principals",
       "notify_topic_arn", "bytes_scanned_cutoff_per_query",
     ])
     error_message = "tenant entries must have exactly the contract's keys"
@@ -176,6 +177,16 @@ run "adding_a_tenant_adds_only_its_resources" {
   assert {
     condition     = toset(keys(output.api_key_ids)) == setunion(keys(run.base.api_key_ids), ["research"]) && toset(keys(output.usage_plan_ids)) == setunion(keys(run.base.usage_plan_ids), ["research"])
     error_message = "the new tenant must get its API key and usage plan, and only it"
+  }
+
+  assert {
+    condition     = toset(keys(output.tenant_role_arns)) == setunion(keys(run.base.tenant_role_arns), ["research"]) && alltrue([for t, arn in run.base.tenant_role_arns : output.tenant_role_arns[t] == arn])
+    error_message = "the new tenant must get its execution role, and the others keep theirs"
+  }
+
+  assert {
+    condition     = output.config_document.tenants["research"].execution_role_arn == output.tenant_role_arns["research"]
+    error_message = "the configuration object must name each tenant's execution role"
   }
 
   assert {

@@ -53,6 +53,27 @@ variables {
   package_path = "../../../terraform/modules/functions/tests/fixtures/fairshare.zip"
 }
 
+# Distinct ARNs where a check tells one tenant's (or the functions') from another's.
+override_resource {
+  target = module.platform.module.workgroups.aws_athena_workgroup.tenant["analytics"]
+  values = { arn = "arn:aws:athena:us-east-1:123456789012:workgroup/fairshare-lp-analytics" }
+}
+
+override_resource {
+  target = module.platform.module.workgroups.aws_athena_workgroup.tenant["finance"]
+  values = { arn = "arn:aws:athena:us-east-1:123456789012:workgroup/fairshare-lp-finance" }
+}
+
+override_resource {
+  target = module.platform.module.tenant_roles.aws_iam_role.tenant["analytics"]
+  values = { arn = "arn:aws:iam::123456789012:role/fairshare/lp/tenants/fairshare-lp-tenant-analytics" }
+}
+
+override_resource {
+  target = module.platform.module.tenant_roles.aws_iam_role.tenant["finance"]
+  values = { arn = "arn:aws:iam::123456789012:role/fairshare/lp/tenants/fairshare-lp-tenant-finance" }
+}
+
 run "render_policies" {
   command = apply
 }
