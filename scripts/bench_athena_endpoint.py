@@ -35,7 +35,7 @@ def main() -> int:
     for name, value in report.rows():
         table.add_row(name, value)
     Console().print(table)
-    return 0 if report.athena_get_calls == 0 and report.errors == 0 else 1
+    return 0 if report.athena_get_calls == 0 and report.errors == 0 and report.polls > 0 else 1
 
 
 if __name__ == "__main__":

@@ -108,19 +108,24 @@ def _client(endpoint: str, tenant: str) -> Any:
 
 
 def _poller_process(
-    endpoint: str, assignments: list[tuple[str, str]], interval_s: float, start_at: float, stop_at: float,
-    results: Any,
+    endpoint: str, assignments: list[tuple[str, str]], interval_s: float, duration_s: float,
+    ready: Any, go: Any, start_at: Any, results: Any,
 ) -> None:  # fmt: skip
-    """One client process: a thread per (tenant, query id), each polling every interval_s."""
+    """One client process: its clients built first (then `ready`), a thread per (tenant, query id) polling
+    every interval_s from the common start the parent sets once every process is ready."""
+    clients = [(_client(endpoint, tenant), query_id) for tenant, query_id in assignments]
+    ready.put(len(clients))
+    go.wait()
+    begin = float(start_at.value)
+    stop_at = begin + duration_s
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
 
-    def poll(tenant: str, query_id: str, offset: float) -> None:
-        athena = _client(endpoint, tenant)
+    def poll(athena: Any, query_id: str, offset: float) -> None:
         mine: list[float] = []
         failed = 0
-        next_at = start_at + offset
+        next_at = begin + offset
         while True:
             delay = next_at - time.time()
             if delay > 0:
@@ -139,8 +144,8 @@ def _poller_process(
             errors[0] += failed
 
     threads = [
-        threading.Thread(target=poll, args=(t, q, interval_s * i / max(1, len(assignments))), daemon=True)
-        for i, (t, q) in enumerate(assignments)
+        threading.Thread(target=poll, args=(athena, q, interval_s * i / max(1, len(clients))), daemon=True)
+        for i, (athena, q) in enumerate(clients)
     ]
     for thread in threads:
         thread.start()
@@ -216,22 +221,26 @@ def run(
                 reply = _client(endpoint, tenant).start_query_execution(QueryString=f"SELECT {index}")
                 assignments.append((tenant, str(reply["QueryExecutionId"])))
             Dispatcher(deps).run_round()  # some RUNNING, the rest QUEUED: both are answered from the ledger
-            with lock:
-                handler_ms.clear()
-            athena_before = athena.get_calls
-            start_at = time.time() + 3.0  # clients built and waiting
-            stop_at = start_at + duration_s
             context = multiprocessing.get_context("spawn")
-            results = context.Queue()
+            ready, results, go = context.Queue(), context.Queue(), context.Event()
+            start_at = context.Value("d", 0.0)
             shards = [assignments[i::processes] for i in range(processes)]
             workers = [
                 context.Process(
-                    target=_poller_process, args=(endpoint, shard, interval_s, start_at, stop_at, results)
+                    target=_poller_process,
+                    args=(endpoint, shard, interval_s, duration_s, ready, go, start_at, results),
                 )
                 for shard in shards
             ]
             for worker in workers:
                 worker.start()
+            for _ in workers:
+                ready.get(timeout=600)  # every client built
+            with lock:
+                handler_ms.clear()
+            athena_before = athena.get_calls
+            start_at.value = time.time() + 0.5
+            go.set()
             collected = [results.get(timeout=duration_s + 120) for _ in workers]
             for worker in workers:
                 worker.join(timeout=30)
