@@ -33,12 +33,14 @@ from fairshare.services.athena_protocol import (
     operation_for,
     parse_input,
     serialize_output,
+    service_model,
 )
 from fairshare.services.deps import Deps
 from fairshare.services.sigv4 import SignedRequest, read_authorization, unrecognized, verify
 from fairshare.services.submission import Submission, submit
 
 logger = Logger(child=True)
+service_model()  # botocore's Athena model is read at import (the api function's init), not on a request
 
 SERVICE = "athena"
 CATALOG = "AwsDataCatalog"
