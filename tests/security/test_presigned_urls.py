@@ -141,3 +141,23 @@ def test_the_lambdas_presign_with_sigv4(platform: Platform, monkeypatch: pytest.
     assert params["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
     assert "Signature" not in params and "AWSAccessKeyId" not in params
     assert s3_accepts(url, datetime.now(UTC))
+
+
+def test_a_result_link_is_signed_with_the_tenants_execution_role(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """I-4: the link carries the tenant role's session credentials, never the function's own."""
+    iam = boto3.client("iam", region_name=REGION)
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="fs-test-tenant-alpha-link", AssumeRolePolicyDocument=json.dumps(trust))
+    document = config_document(platform.queues, platform.topic_arn)
+    document["tenants"]["alpha"]["execution_role_arn"] = role["Role"]["Arn"]
+    monkeypatch.setattr(wiring, "_deps", None)
+    built = wiring.build(parse_config(document))
+    url = built.results.as_tenant("alpha").presign_get(BUCKET, "results/alpha/x.csv", 900)
+    params = dict(parse_qsl(urlsplit(url).query))
+    own = boto3.session.Session().get_credentials().get_frozen_credentials().access_key
+    assert params["X-Amz-Credential"].split("/")[0] != own
+    assert params.get("X-Amz-Security-Token"), "an assumed role's session token signs the link"
+    beta = dict(parse_qsl(urlsplit(built.results.as_tenant("beta").presign_get(BUCKET, "k", 60)).query))
+    assert beta["X-Amz-Credential"].split("/")[0] == own  # beta has no role in this stage: its own

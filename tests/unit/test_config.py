@@ -84,3 +84,20 @@ def test_loads_from_the_s3_object() -> None:
 
     config = load_config({CONFIG_S3_URI_ENV: "s3://cfg-bucket/config/fairshare.json"}, s3_client=_S3())
     assert config.stage == "dev"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "ok"),
+    [
+        ("arn:aws:iam::123456789012:role/analytics-*", True),
+        ("arn:aws:sts::123456789012:assumed-role/etl/*", True),
+        ("arn:aws:iam::123456789012:user/ann", True),
+        ("arn:aws:iam::*:role/analytics-*", False),  # any account
+        ("*", False),
+        ("arn:aws:s3:::bucket/*", False),
+    ],
+)
+def test_principal_patterns_name_iam_or_sts_principals_of_one_account(pattern: str, ok: bool) -> None:
+    from fairshare.config import PRINCIPAL_PATTERN
+
+    assert bool(PRINCIPAL_PATTERN.match(pattern)) is ok

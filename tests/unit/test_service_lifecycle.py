@@ -223,3 +223,34 @@ def test_a_refused_start_in_a_restart_is_failed_not_retried(stage: MemoryStage) 
 
     assert _status(stage, query_id) == "FAILED"
     assert _counters(stage) == (0, 0, 0)
+
+
+def test_every_athena_call_about_a_query_is_made_as_its_tenant(stage: MemoryStage) -> None:
+    """I-4: starts, status reads, reconcile's polls, results and stops go through `as_tenant` of the
+    query's own tenant, never another's."""
+    from fairshare.services import queries
+
+    alpha, beta = _queued(stage, "alpha"), _queued(stage, "beta")
+    beta_cancelled = _queued(stage, "beta")
+    Dispatcher(stage.deps).run_round()
+    assert stage.athena.tenant_of_start(alpha) == "alpha"
+    assert stage.athena.tenant_of_start(beta) == "beta"
+    queries.cancel(stage.deps, "beta", beta_cancelled)  # a running query: stopped in Athena
+    on_state_change(stage.deps, _finish_in_athena(stage, alpha), "SUCCEEDED", "wg-alpha")
+    queries.results(stage.deps, "alpha", alpha, None)
+    stage.clock.advance(stage.deps.config.event_grace_s + 1)
+    _finish_in_athena(stage, beta)
+    reconcile(stage.deps, Dispatcher(stage.deps))  # beta's completion event never came: the poll finds it
+    executions = {e.execution_id: e.token for e in stage.athena.executions.values()}
+    tenant_of = {alpha: "alpha", beta: "beta", beta_cancelled: "beta"}
+    seen = {(tenant, op) for tenant, op, _ in stage.athena.calls_as}
+    assert {
+        ("alpha", "start"),
+        ("alpha", "get"),
+        ("alpha", "results"),
+        ("beta", "stop"),
+        ("beta", "batch_get"),
+    } <= seen
+    for tenant, op, ref in stage.athena.calls_as:
+        query_id = ref if op == "start" else executions[ref]
+        assert tenant == tenant_of[query_id], (tenant, op, query_id)

@@ -230,6 +230,16 @@ run "rejects_an_unknown_budget_action" {
   expect_failures = [var.tenants]
 }
 
+run "rejects_a_principal_pattern_of_any_account" {
+  command = plan
+
+  variables {
+    tenants = { ops = { principals = ["arn:aws:iam::*:role/ops-*"] } }
+  }
+
+  expect_failures = [var.tenants]
+}
+
 run "rejects_a_pool_without_a_slot" {
   command = plan
 
