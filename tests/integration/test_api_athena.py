@@ -494,3 +494,20 @@ def test_an_oversized_body_is_refused_before_it_is_read(platform: Platform, endp
 
     assert (status, reply["__type"]) == (400, "InvalidRequestException")
     assert platform.query_items() == []
+
+
+def test_results_and_catalog_calls_are_made_as_the_callers_tenant(
+    platform: Platform, endpoint: Endpoint
+) -> None:
+    platform.athena.catalog = {"sales": {"orders": [("order_id", "bigint")]}}
+    athena = endpoint.client("key-beta")
+    query_id = athena.start_query_execution(QueryString="SELECT 1")["QueryExecutionId"]
+    dispatch()
+    execution_id = _finish(platform, query_id)
+    athena.get_query_results(QueryExecutionId=query_id)
+    athena.get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName="sales", TableName="orders")
+    passed_through = [
+        (t, op, ref) for t, op, ref in platform.athena.calls_as if op in ("query_results", "GetTableMetadata")
+    ]
+
+    assert passed_through == [("beta", "query_results", execution_id), ("beta", "GetTableMetadata", "sales")]
