@@ -184,8 +184,11 @@ def test_a_burst_of_athena_clients_from_three_tenants_stays_under_the_quota_with
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
+        # the three tenants' submissions interleaved, so that all three are backlogged at once
+        order = [t for _ in range(PER_TENANT) for t in tenants]
         with ThreadPoolExecutor(max_workers=12) as pool:
-            submitted = {t: list(pool.map(lambda _, t=t: start(t), range(PER_TENANT))) for t in tenants}
+            ids = list(pool.map(start, order))
+        submitted = {t: [q for q, owner in zip(ids, order, strict=True) if owner == t] for t in tenants}
         finals = {t: [wait(athena[t], q, 420) for q in submitted[t]] for t in tenants}
     finally:
         stop.set()
