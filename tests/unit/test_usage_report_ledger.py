@@ -79,8 +79,10 @@ def test_the_report_reads_the_ledger_the_platform_writes(platform: Platform) -> 
     assert alpha["queue_wait_ms_p50"] == 3000  # submitted, then admitted 3 s later
     assert alpha["engine_ms"] == 3 * 42
     assert alpha["databases"] == ["default"]
-    assert rows[("alpha", "ann")]["queries"] == 2 and rows[("alpha", "bob")]["failed"] == 1
-    assert rows[("beta", "cy")]["bytes_scanned"] == 500
+    # the seed route's userId is the caller's word: marked so
+    assert rows[("alpha", "ann (self-declared)")]["queries"] == 2
+    assert rows[("alpha", "bob (self-declared)")]["failed"] == 1
+    assert rows[("beta", "cy (self-declared)")]["bytes_scanned"] == 500
     by_index = list(fetch_records(platform.ddb, "queries", now_ms - 3_600_000, now_ms, ["beta"]))
     assert [r.submitted_by for r in by_index] == ["cy"]
     check = cross_check_athena(AthenaOverPort(platform), records)

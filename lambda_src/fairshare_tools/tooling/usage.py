@@ -122,9 +122,9 @@ def user_of(record: QueryRecord) -> str:
     marked so, `-` when none was given."""
     if not record.submitted_by:
         return NO_USER
-    if record.submitted_by_source in ("iam", "sigv4"):
-        return record.submitted_by
-    return f"{record.submitted_by}{DECLARED}"
+    if record.submitted_by_source == "declared":
+        return f"{record.submitted_by}{DECLARED}"
+    return record.submitted_by
 
 
 def aggregate(records: Iterable[QueryRecord], *, per_user: bool = True) -> list[UsageRow]:
