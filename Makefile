@@ -17,7 +17,7 @@ export TF_CLI_CONFIG_FILE := $(TF_RC)
 export TF_IN_AUTOMATION := 1
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: help venv lint typecheck unit integration conformance pytest test sim sim-demo bench e2e-bench demo tf-rc clean
+.PHONY: help venv lint typecheck unit integration conformance pytest test sim sim-demo bench athena-bench e2e-bench demo tf-rc clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -145,6 +145,9 @@ demo: venv localstack-venv $(TF_RC) ## the main job: the local platform up, a mu
 	$(PY) scripts/demo.py
 
 E2E_BENCH_ARGS ?=
+athena-bench: venv ## 200 clients polling the Athena endpoint every 0.25 s: Athena calls they cause, latency
+	$(PY) scripts/bench_athena_endpoint.py $(ATHENA_BENCH_ARGS)
+
 e2e-bench: venv localstack-venv $(TF_RC) ## the control loop measured on the local platform, beside direct Athena callers (burst, steady)
 	$(PY) scripts/e2e_bench.py $(E2E_BENCH_ARGS)
 

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""`make localstack-test`: LocalStack up, the local stage applied, tests/e2e run, everything torn down."""
+"""`make localstack-test`: LocalStack up, the local stage applied, tests/e2e run, everything torn down.
+
+Arguments, if any, name what pytest runs instead of the whole of tests/e2e (a file, a `-k` expression).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,14 @@ def main() -> int:
         with platform:
             os.environ[OUTPUTS_ENV] = str(platform.outputs_file)
             started = time.monotonic()
-            args = ["-q", "-p", "no:cacheprovider", "-s", "-rA", str(root / "tests" / "e2e")]
+            args = [
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-s",
+                "-rA",
+                *(sys.argv[1:] or [str(root / "tests" / "e2e")]),
+            ]
             exit_code = int(pytest.main(args))
             platform.timings["e2e tests"] = time.monotonic() - started
     finally:

@@ -152,6 +152,33 @@ class ResultStore(Protocol):
     def presign_get(self, bucket: str, key: str, expires_in: int) -> str: ...
 
 
+@dataclass(slots=True, frozen=True)
+class ApiCredential:
+    """A tenant's API key as the Athena endpoint uses it: the key id is the SigV4 access key id and its
+    value the secret; `enabled` and the usage plan's throttle are the REST route's revocation and limit."""
+
+    key_id: str
+    secret: str
+    enabled: bool
+    rate_per_s: float | None = None
+    burst: int | None = None
+
+
+class ApiKeys(Protocol):
+    def lookup(self, key_id: str) -> ApiCredential | None:
+        """The key and its usage plan's throttle, or None if no such key exists."""
+
+
+class AthenaCatalog(Protocol):
+    """Athena calls the Athena-compatible endpoint passes through, replies as Athena sends them."""
+
+    def query_results(self, execution_id: str, page_token: str | None, max_results: int) -> dict[str, Any]:
+        """GetQueryResults' reply (ResultSet, UpdateCount, NextToken) unchanged."""
+
+    def catalog_call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One of ListDatabases, GetDatabase, ListTableMetadata, GetTableMetadata, with Athena's reply."""
+
+
 class QueueTransport(Protocol):
     """Raw queue access for redrive."""
 
@@ -187,7 +214,8 @@ class QueryRecord:
     submitted_at: int
     client_token: str | None = None
     submitted_by: str | None = None
-    # how submitted_by is known: "iam" (the caller's ARN; API Gateway verified its SigV4 signature) or
+    # how submitted_by is known: "iam" (the caller's ARN; API Gateway verified its SigV4 signature),
+    # "sigv4" (the Athena endpoint: the API key id whose SigV4 signature the api Lambda verified) or
     # "declared" (what an API-key caller said: the X-Fairshare-User header or the seed route's userId)
     submitted_by_source: str | None = None
     request_hash: str = ""

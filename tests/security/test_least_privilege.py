@@ -65,6 +65,14 @@ TENANT_DATA = {
     ),
     "finance": ({"ledger"}, ["arn:aws:s3:::fs-finance/"], "fairshare-lp-finance"),
 }
+# The Athena endpoint's catalog calls name the data catalog, not a workgroup; only those actions may.
+DATA_CATALOG = {f"arn:aws:athena:{REGION}:{ACCOUNT}:datacatalog/AwsDataCatalog"}
+CATALOG_ACTIONS = {
+    "athena:getdatabase",
+    "athena:gettablemetadata",
+    "athena:listdatabases",
+    "athena:listtablemetadata",
+}
 KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 
 
@@ -234,8 +242,10 @@ def test_athena_only_on_the_stage_workgroups(
     assert workgroups
     problems = []
     for where, statement in _allows(documents):
-        if any(a.lower().startswith("athena:") for a in _list(statement.get("Action"))):
-            outside = set(_list(statement.get("Resource"))) - workgroups
+        actions = {a.lower() for a in _list(statement.get("Action"))}
+        if any(a.startswith("athena:") for a in actions):
+            allowed = workgroups | (DATA_CATALOG if actions <= CATALOG_ACTIONS else set())
+            outside = set(_list(statement.get("Resource"))) - allowed
             if outside:
                 problems.append(f"{where}: {sorted(outside)}")
     assert problems == []
@@ -352,7 +362,9 @@ def test_each_tenant_role_reaches_only_its_own_data(documents: list[Document]) -
                 service = actions[0].split(":", 1)[0]
                 seen.add(service)
                 if service == "athena":
-                    ok = arn == f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{workgroup}"
+                    ok = arn == f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{workgroup}" or (
+                        arn in DATA_CATALOG and set(actions) <= CATALOG_ACTIONS
+                    )
                 elif service == "glue":
                     ok = arn in own_glue
                 elif service == "s3":

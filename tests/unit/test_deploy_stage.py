@@ -11,7 +11,13 @@ from fairshare_tools.cli.settings import load_profile
 from fairshare_tools.tooling.deploy import DeployError
 from fairshare_tools.tooling.loadgen import TenantTarget
 from fairshare_tools.tooling.loadgen_cli import parse_tenants
-from fairshare_tools.tooling.stage import merge_profiles, output_value, read_stage_access, stage_access
+from fairshare_tools.tooling.stage import (
+    merge_athena_profiles,
+    merge_profiles,
+    output_value,
+    read_stage_access,
+    stage_access,
+)
 
 # `terraform output -json` of a stage root: the platform module's `stage_outputs` as one `platform`
 # object, and the tenants' API keys apart, sensitive (terraform/stages/*/outputs.tf).
@@ -21,6 +27,7 @@ PLATFORM: dict[str, Any] = {
     "api_stage_name": "v1",
     "table_names": {"queries": "fs-local-queries", "state": "fs-local-state"},
     "region": "eu-west-1",
+    "api_key_ids": {"alpha": "kid-alpha", "beta": "kid-beta"},
 }
 OUTPUTS: dict[str, Any] = {
     "platform": {"value": PLATFORM, "sensitive": False},
@@ -28,7 +35,11 @@ OUTPUTS: dict[str, Any] = {
 }
 # The same stage as it was output before the `platform` object: one output per name, no region.
 FLAT_OUTPUTS: dict[str, Any] = {
-    **{name: {"value": value, "sensitive": False} for name, value in PLATFORM.items() if name != "region"},
+    **{
+        name: {"value": value, "sensitive": False}
+        for name, value in PLATFORM.items()
+        if name not in ("region", "api_key_ids")
+    },
     "api_key_values": OUTPUTS["api_key_values"],
 }
 
@@ -101,3 +112,43 @@ def test_loadgen_takes_a_stages_tenants() -> None:
     assert parse_tenants(("beta",), None, keys) == (TenantTarget("beta", "kb"),)
     with pytest.raises(Exception, match="want NAME=API_KEY"):
         parse_tenants(("gamma",), None, keys)
+
+
+def test_aws_profiles_send_an_unchanged_boto3_athena_client_through_the_platform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    path = tmp_path / "aws" / "config"
+    path.parent.mkdir()
+    path.write_text("[default]\nregion = us-west-2\n\n[profile local-alpha]\nregion = stale\n")
+    names = merge_athena_profiles(path, stage_access("local", OUTPUTS, environ={}))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(path))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    session = boto3.session.Session(profile_name="local-beta")
+    athena, s3 = session.client("athena"), session.client("s3")
+    credentials = session.get_credentials()
+
+    assert names == ["local-alpha", "local-beta"]
+    assert athena.meta.endpoint_url == "http://127.0.0.1:4566/_aws/execute-api/abc123/v1/athena"
+    assert s3.meta.endpoint_url == "http://127.0.0.1:4566"  # results on LocalStack's S3
+    assert (credentials.access_key, credentials.secret_key) == ("kid-beta", "kb")
+    assert athena.meta.region_name == "eu-west-1"
+    assert boto3.session.Session(profile_name="default").region_name == "us-west-2"  # kept
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_aws_profiles_on_aws_point_only_athena_at_the_platform(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    merge_athena_profiles(path, stage_access("dev", OUTPUTS, environ={}))
+    text = path.read_text()
+
+    assert "endpoint_url = https://abc123.execute-api.us-east-1.amazonaws.com/v1/athena" in text
+    assert "s3 =" not in text
+
+
+def test_aws_profiles_need_the_key_ids(tmp_path: Path) -> None:
+    with pytest.raises(DeployError, match="api_key_ids"):
+        merge_athena_profiles(tmp_path / "config", stage_access("dev", FLAT_OUTPUTS, environ={}))

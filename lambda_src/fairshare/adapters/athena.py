@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.config import Config as BotoConfig
@@ -89,7 +89,7 @@ def execution_from(raw: dict[str, Any]) -> Execution:
 
 
 class BotoAthena:
-    """Implements `fairshare.ports.Athena`. Pass a client built with START_CLIENT_CONFIG."""
+    """Implements `fairshare.ports.Athena` and `AthenaCatalog`; give it a client with START_CLIENT_CONFIG."""
 
     def __init__(self, client: Any) -> None:
         self._athena = client
@@ -141,3 +141,27 @@ class BotoAthena:
         if not page_token and rows and [r or "" for r in rows[0]] == [name for name, _ in columns]:
             rows = rows[1:]
         return ResultPage(columns=columns, rows=rows, next_token=reply.get("NextToken"))
+
+    # --- fairshare.ports.AthenaCatalog: the Athena-compatible endpoint's pass-through calls ------------
+    def query_results(self, execution_id: str, page_token: str | None, max_results: int) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"QueryExecutionId": execution_id, "MaxResults": max_results}
+        if page_token:
+            kwargs["NextToken"] = page_token
+        reply = dict(self._call("get_query_results", **kwargs))
+        reply.pop("ResponseMetadata", None)
+        return reply
+
+    def catalog_call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if operation not in CATALOG_OPERATIONS:
+            raise ValueError(f"{operation} is not a catalog call")
+        reply = dict(self._call(CATALOG_OPERATIONS[operation], **params))
+        reply.pop("ResponseMetadata", None)
+        return reply
+
+
+CATALOG_OPERATIONS = {
+    "ListDatabases": "list_databases",
+    "GetDatabase": "get_database",
+    "ListTableMetadata": "list_table_metadata",
+    "GetTableMetadata": "get_table_metadata",
+}

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fairshare import wiring
 from fairshare.domain import errors
-from fairshare.services import queries
+from fairshare.services import athena_api, queries
 from fairshare.services.submission import Submission, SubmitOutcome, submit
 
 logger = Logger()
@@ -35,6 +35,7 @@ MAX_USER_CHARS = 256
 
 MAX_HEADER_BYTES = 10_240  # API Gateway's own limit for all headers of a request
 MAX_BODY_BYTES = 400_000  # a 262,144-byte query plus JSON escaping; beyond it, 413 before parsing
+ATHENA_RESOURCE = "/athena"  # Athena's own protocol (AWS JSON 1.1, SigV4): fairshare.services.athena_api
 
 
 class UnsupportedMediaType(errors.FairshareError, code="unsupported_media_type"): ...
@@ -307,6 +308,8 @@ def _proxy(status: int, code: str, message: str) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @wiring.METRICS.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("resource") == ATHENA_RESOURCE:
+        return athena_api.handle(wiring.deps(), wiring.api_keys(), wiring.catalog(), event)
     early = reject_early(event)
     if early is not None:
         return early

@@ -30,7 +30,7 @@ class Submission:
     client_token: str | None = None
     output_format: str = "csv"
     submitted_by: str | None = None
-    submitted_by_source: str | None = None  # "iam" (verified) or "declared"
+    submitted_by_source: str | None = None  # "iam" or "sigv4" (verified), or "declared"
 
 
 @dataclass(slots=True, frozen=True)

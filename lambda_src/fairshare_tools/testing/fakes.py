@@ -14,13 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from fairshare.ports import (
+    ApiCredential,
+    ApiKeys,
     Athena,
     AthenaCallError,
+    AthenaCatalog,
     Clock,
     Execution,
     Metrics,
     Notifier,
     Permanent,
+    PerTenant,
     QuotaThrottle,
     ResultPage,
     ResultStore,
@@ -28,6 +32,7 @@ from fairshare.ports import (
     UsageSample,
     Wakeups,
 )
+from fairshare.services.athena_api import entity_not_found
 
 
 class FakeClock:
@@ -96,7 +101,10 @@ class FakeAthena:
         self.permanent_sql: set[str] = set()
         self.executions: dict[str, FakeExecution] = {}
         self.start_calls = 0
+        self.get_calls = 0  # GetQueryExecution and BatchGetQueryExecution
         self.stop_calls: list[str] = []
+        # the Glue catalog the pass-through calls read: database => table name => columns (name, type)
+        self.catalog: dict[str, dict[str, list[tuple[str, str]]]] = {}
         self.peak_active = 0
         # who made each call: (tenant, operation, query id or execution id), as `as_tenant` gave it
         self.calls_as: list[tuple[str, str, str]] = []
@@ -169,6 +177,7 @@ class FakeAthena:
 
     def get(self, execution_id: str) -> Execution:
         with self._lock:
+            self.get_calls += 1
             execution = self.executions.get(execution_id)
             if execution is None:
                 raise Permanent("InvalidRequestException", f"unknown execution {execution_id}")
@@ -178,6 +187,7 @@ class FakeAthena:
         if len(execution_ids) > 50:
             raise Permanent("InvalidRequestException", "at most 50 ids")
         with self._lock:
+            self.get_calls += 1
             found = [self.executions[i] for i in execution_ids if i in self.executions]
             return [e.view(self._output(e.workgroup)) for e in found]
 
@@ -192,6 +202,84 @@ class FakeAthena:
                 rows=rows,
                 next_token=str(start + max_results) if more else None,
             )
+
+    # --- fairshare.ports.AthenaCatalog ------------------------------------------------------------
+    def query_results(self, execution_id: str, page_token: str | None, max_results: int) -> dict[str, Any]:
+        """GetQueryResults as Athena answers a SELECT: the first page starts with the column names."""
+        with self._lock:
+            execution = self.executions.get(execution_id)
+            if execution is None:
+                raise Permanent("InvalidRequestException", f"QueryExecution {execution_id} was not found")
+            header: list[str | None] = [name for name, _ in execution.columns]
+            rows: list[list[str | None]] = [header, *execution.rows]
+            start = int(page_token or 0)
+            page = rows[start : start + max_results]
+            reply: dict[str, Any] = {
+                "UpdateCount": 0,
+                "ResultSet": {
+                    "Rows": [
+                        {"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in page
+                    ],
+                    "ResultSetMetadata": {
+                        "ColumnInfo": [
+                            {
+                                "CatalogName": "hive",
+                                "SchemaName": "",
+                                "TableName": "",
+                                "Name": name,
+                                "Label": name,
+                                "Type": kind,
+                                "Precision": 10 if kind == "integer" else 2147483647,
+                                "Scale": 0,
+                                "Nullable": "UNKNOWN",
+                                "CaseSensitive": kind == "varchar",
+                            }
+                            for name, kind in execution.columns
+                        ]
+                    },
+                },
+            }
+            if start + max_results < len(rows):
+                reply["NextToken"] = str(start + max_results)
+            return reply
+
+    def catalog_call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        database = str(params.get("DatabaseName", ""))
+        if database not in self.catalog:
+            raise Permanent("MetadataException", entity_not_found(f"Database {database} not found."))
+        tables = self.catalog[database]
+        if operation == "GetDatabase":
+            return {"Database": {"Name": database, "Parameters": {}}}
+        if operation == "ListTableMetadata":
+            return {"TableMetadataList": [_table(name, columns) for name, columns in sorted(tables.items())]}
+        if operation == "GetTableMetadata":
+            name = str(params.get("TableName", ""))
+            if name not in tables:
+                raise Permanent("MetadataException", entity_not_found(f"Table {name} not found."))
+            return {"TableMetadata": _table(name, tables[name])}
+        raise ValueError(f"{operation} is not a catalog call")
+
+
+def _table(name: str, columns: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "Columns": [{"Name": column, "Type": kind} for column, kind in columns],
+        "PartitionKeys": [],
+        "Parameters": {"classification": "csv"},
+    }
+
+
+class FakeApiKeys:
+    """Implements `fairshare.ports.ApiKeys` from a dict of key id => credential."""
+
+    def __init__(self, credentials: Mapping[str, ApiCredential] | None = None) -> None:
+        self.credentials = dict(credentials or {})
+        self.lookups = 0
+
+    def lookup(self, key_id: str) -> ApiCredential | None:
+        self.lookups += 1
+        return self.credentials.get(key_id)
 
 
 class _AthenaAs:
@@ -225,6 +313,14 @@ class _AthenaAs:
     def results(self, execution_id: str, page_token: str | None, max_results: int) -> ResultPage:
         self._note("results", execution_id)
         return self._fake.results(execution_id, page_token, max_results)
+
+    def query_results(self, execution_id: str, page_token: str | None, max_results: int) -> dict[str, Any]:
+        self._note("query_results", execution_id)
+        return self._fake.query_results(execution_id, page_token, max_results)
+
+    def catalog_call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        self._note(operation, str(params.get("DatabaseName", "")))
+        return self._fake.catalog_call(operation, params)
 
 
 P = TypeVar("P")
@@ -326,3 +422,10 @@ def _conforms(
 ) -> tuple[Athena, Clock, Metrics, Notifier, Wakeups, ResultStore, Usage]:
     """Never called: mypy checks here that each fake implements its port."""
     return athena, clock, metrics, notifier, wakeups, results, usage
+
+
+def _conforms_athena_endpoint(
+    athena: FakeAthena, keys: FakeApiKeys
+) -> tuple[AthenaCatalog, PerTenant[AthenaCatalog], ApiKeys]:
+    """Never called: mypy checks the Athena endpoint's fakes against their ports."""
+    return athena, athena, keys

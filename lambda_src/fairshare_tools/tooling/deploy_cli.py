@@ -25,7 +25,12 @@ from fairshare_tools.tooling.deploy import (
     format_outputs,
     make_deployer,
 )
-from fairshare_tools.tooling.stage import merge_profiles, stage_access
+from fairshare_tools.tooling.stage import (
+    default_aws_config_path,
+    merge_athena_profiles,
+    merge_profiles,
+    stage_access,
+)
 from fairshare_tools.tooling.terraform import TerraformFailed
 
 EXIT_PLAN_HAS_CHANGES = 10
@@ -46,7 +51,9 @@ EXIT_PLAN_HAS_CHANGES = 10
 @click.option(
     "--write-profiles",
     is_flag=True,
-    help="output: add a tenantctl profile <stage>-<tenant> per tenant to the tenantctl profile file.",
+    help="output: add a tenantctl profile <stage>-<tenant> per tenant to the tenantctl profile file, and "
+    "an AWS config profile <stage>-<tenant> whose Athena endpoint is the platform's "
+    "(in $AWS_CONFIG_FILE or ~/.aws/config).",
 )
 @click.option(
     "--timeout",
@@ -137,6 +144,15 @@ def main(
         path = default_config_path()
         names = merge_profiles(path, access)
         console.print(f"wrote tenantctl profiles {', '.join(names)} to {path}")
+        aws_path = default_aws_config_path()
+        try:
+            aws_names = merge_athena_profiles(aws_path, access)
+        except DeployError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise SystemExit(exc.exit_code) from exc
+        console.print(
+            f"wrote AWS profiles {', '.join(aws_names)} (Athena through the platform) to {aws_path}"
+        )
     if command == "output":
         if as_json:
             click.echo(json.dumps({name: value for name, value in format_outputs(outputs)}, indent=2))

@@ -7,10 +7,11 @@ gateway; on AWS, at the stage's invoke URL.
 
 from __future__ import annotations
 
+import configparser
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from fairshare_tools.tooling.deploy import LOCAL_STAGE, DeployError, make_deploy
 
 LOCALSTACK_ENDPOINT_ENV = "LOCALSTACK_ENDPOINT"
 DEFAULT_LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
+ATHENA_PATH = "/athena"  # the api module's athena_path output
 LOCALSTACK_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # any key works
 
 
@@ -30,6 +32,12 @@ class StageAccess:
     queries_table: str | None
     aws_endpoint_url: str | None  # LocalStack's gateway for boto3, None on AWS
     region: str | None = None  # the stage's `region` output (absent on stages applied before it existed)
+    api_key_ids: Mapping[str, str] = field(default_factory=dict)  # tenant -> API key id (SigV4 access key id)
+
+    @property
+    def athena_endpoint(self) -> str:
+        """The Athena-compatible endpoint: an Athena client's endpoint_url."""
+        return f"{self.endpoint}{ATHENA_PATH}"
 
 
 def localstack_session(endpoint: str = DEFAULT_LOCALSTACK_ENDPOINT, region: str = "us-east-1") -> Any:
@@ -55,6 +63,7 @@ def stage_access(
     """Build the access details from `terraform output -json` of a stage root."""
     env = os.environ if environ is None else environ
     api_keys = output_value(outputs, "api_key_values") or {}
+    key_ids = output_value(outputs, "api_key_ids") or {}
     tables = output_value(outputs, "table_names") or {}
     if not isinstance(api_keys, dict) or not isinstance(tables, dict):
         raise DeployError(f"stage {stage}: api_key_values and table_names outputs must be maps")
@@ -77,6 +86,7 @@ def stage_access(
         queries_table=str(tables["queries"]) if tables.get("queries") else None,
         aws_endpoint_url=aws_endpoint,
         region=str(region) if region else None,
+        api_key_ids={str(k): str(v) for k, v in sorted(key_ids.items())} if isinstance(key_ids, dict) else {},
     )
 
 
@@ -116,3 +126,47 @@ def merge_profiles(path: Path, access: StageAccess) -> list[str]:
     path.write_text("\n".join(text) + tenantctl_profiles(access), encoding="utf-8")
     path.chmod(0o600)  # it holds API keys
     return [f"{prefix}{tenant}" for tenant in access.api_keys]
+
+
+def aws_profile_name(stage: str, tenant: str) -> str:
+    return f"{stage}-{tenant}"
+
+
+def merge_athena_profiles(path: Path, access: StageAccess) -> list[str]:
+    """Write one AWS config profile `<stage>-<tenant>` per tenant into an AWS config file (keeping its
+    other sections): the tenant's API key id and value as credentials, and a `services` section whose
+    `athena` endpoint_url is the platform's Athena endpoint. `AWS_PROFILE=<stage>-<tenant>` then sends an
+    unchanged boto3, PyAthena or awswrangler program's Athena calls through the platform."""
+    config = configparser.ConfigParser(interpolation=None)
+    if path.exists():
+        config.read(path, encoding="utf-8")
+    names: list[str] = []
+    for tenant, value in access.api_keys.items():
+        key_id = access.api_key_ids.get(tenant)
+        if not key_id:
+            raise DeployError(f"stage {access.stage}: no api_key_ids output for tenant {tenant}")
+        name = aws_profile_name(access.stage, tenant)
+        services = f"{name}-services"
+        config[f"profile {name}"] = {
+            "region": access.region or "us-east-1",
+            "aws_access_key_id": key_id,
+            "aws_secret_access_key": value,
+            "services": services,
+        }
+        endpoints = {"athena": access.athena_endpoint}
+        if access.aws_endpoint_url:  # LocalStack: results are read from its S3
+            endpoints["s3"] = access.aws_endpoint_url
+        config[f"services {services}"] = {
+            service: f"\nendpoint_url = {url}" for service, url in endpoints.items()
+        }
+        names.append(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        config.write(handle)
+    path.chmod(0o600)  # it holds API keys
+    return names
+
+
+def default_aws_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config").expanduser()

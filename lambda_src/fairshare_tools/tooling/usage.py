@@ -117,8 +117,9 @@ class UsageRow:
 
 
 def user_of(record: QueryRecord) -> str:
-    """The submitting user as the report shows it: the verified IAM caller as is, a user the caller only
-    declared (X-Fairshare-User, the seed route's userId) marked so, `-` when none was given."""
+    """The submitting user as the report shows it: a verified caller (the IAM ARN, the Athena endpoint's
+    signing key id) as is, a user the caller only declared (X-Fairshare-User, the seed route's userId)
+    marked so, `-` when none was given."""
     if not record.submitted_by:
         return NO_USER
     if record.submitted_by_source == "declared":

@@ -141,6 +141,28 @@ resource "aws_api_gateway_integration" "route" {
   uri                     = var.function_invoke_arn
 }
 
+# Athena's own API (AWS JSON 1.1) for unchanged Athena clients: they sign with SigV4 and send no x-api-key,
+# so the method takes no API key and the api Lambda authenticates each request itself (the signature over
+# the tenant's API key id and value, the key's enabled flag and its usage plan's rate; docs/CONTRACTS.md).
+resource "aws_api_gateway_method" "athena" {
+  #checkov:skip=CKV_AWS_59:Athena clients sign with SigV4 and cannot send an API key; the api Lambda verifies the signature against the tenant's API key and refuses unsigned requests (fairshare.services.sigv4).
+  #checkov:skip=CKV2_AWS_53:The body is Athena's JSON 1.1 protocol, validated against botocore's Athena model by the api Lambda, which answers in Athena's error shape.
+  rest_api_id      = aws_api_gateway_rest_api.this.id
+  resource_id      = aws_api_gateway_resource.athena.id
+  http_method      = "POST"
+  authorization    = "NONE"
+  api_key_required = false
+}
+
+resource "aws_api_gateway_integration" "athena" {
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = aws_api_gateway_resource.athena.id
+  http_method             = aws_api_gateway_method.athena.http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = var.function_invoke_arn
+}
+
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   description = "Tenant API of ${var.stage}"
@@ -153,6 +175,7 @@ resource "aws_api_gateway_deployment" "this" {
       [for k, m in aws_api_gateway_method.route : [k, m.id, m.api_key_required, m.authorization]],
       [for k, i in aws_api_gateway_integration.route : [k, i.id, i.type, i.uri]],
       [aws_api_gateway_method.iam.id, aws_api_gateway_method.iam.authorization, aws_api_gateway_integration.iam.id, aws_api_gateway_integration.iam.uri],
+      [aws_api_gateway_method.athena.id, aws_api_gateway_method.athena.api_key_required, aws_api_gateway_integration.athena.id, aws_api_gateway_integration.athena.uri],
     ]))
   }
 
@@ -160,7 +183,7 @@ resource "aws_api_gateway_deployment" "this" {
     create_before_destroy = true
   }
 
-  depends_on = [aws_api_gateway_integration.route, aws_api_gateway_integration.iam]
+  depends_on = [aws_api_gateway_integration.route, aws_api_gateway_integration.iam, aws_api_gateway_integration.athena]
 }
 
 resource "aws_cloudwatch_log_group" "access" {
@@ -173,7 +196,7 @@ resource "aws_cloudwatch_log_group" "access" {
 
 resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:Responses are per tenant and reflect live queue state; caching would serve stale positions and statuses.
-  #checkov:skip=CKV2_AWS_29:Every method requires an API key throttled by its usage plan; a WAF web ACL is an account-level control attached by the security baseline, not per stage.
+  #checkov:skip=CKV2_AWS_29:Every method requires an API key throttled by its usage plan (POST /athena: a SigV4 signature by that key, throttled by the api Lambda at the plan's rate); a WAF web ACL is an account-level control attached by the security baseline, not per stage.
   #checkov:skip=CKV2_AWS_51:Tenants call over public TLS with API keys; there is no private backend that needs a client certificate (the integration is Lambda).
   #checkov:skip=CKV2_AWS_4:Execution logging needs the account-wide API Gateway CloudWatch role; access logging is always on and the api Lambda logs every request.
   rest_api_id          = aws_api_gateway_rest_api.this.id

@@ -43,3 +43,8 @@ output "rest_api_name" {
   description = "Name of the REST API."
   value       = aws_api_gateway_rest_api.this.name
 }
+
+output "athena_path" {
+  description = "Path of the Athena-compatible endpoint under the invoke URL (an Athena client's endpoint_url is <invoke_url>/athena)."
+  value       = "/${aws_api_gateway_resource.athena.path_part}"
+}

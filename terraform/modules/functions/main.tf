@@ -64,6 +64,15 @@ locals {
     local.notify_statements,
   )
 
+  # The Athena-compatible endpoint (fairshare.services.athena_api): the tenants' API keys are its SigV4
+  # secrets and their usage plans its rate limits. Its results and catalog calls go as the tenant.
+  athena_endpoint_statements = [
+    {
+      Sid      = "ReadTenantKeys", Effect = "Allow", Action = ["apigateway:GET"],
+      Resource = ["arn:${local.partition}:apigateway:${local.region}::/apikeys/*", "arn:${local.partition}:apigateway:${local.region}::/usageplans"]
+    },
+  ]
+
   # Least privilege per function: exact actions on exact ARNs.
   statements = {
     api = concat([
@@ -71,7 +80,7 @@ locals {
       { Sid = "WakeDispatcher", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.submissions_queue_arn] },
       # Results, presigned URLs and cancels, as the query's tenant.
       local.act_as_tenants,
-    ], local.notify_statements)
+    ], local.notify_statements, local.athena_endpoint_statements)
     dispatcher = concat(
       [
         { Sid = "Ledger", Effect = "Allow", Action = local.ledger_actions, Resource = local.ledger_resources },

@@ -21,6 +21,13 @@ locals {
           Action   = ["athena:BatchGetQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:GetWorkGroup", "athena:StartQueryExecution", "athena:StopQueryExecution"],
           Resource = [t.workgroup_arn]
         },
+        # The Athena endpoint's catalog calls (fairshare.services.athena_api), made as the tenant; the Glue
+        # statement below limits what they return to the tenant's databases.
+        {
+          Sid      = "ReadCatalogMetadata", Effect = "Allow",
+          Action   = ["athena:GetDatabase", "athena:GetTableMetadata", "athena:ListDatabases", "athena:ListTableMetadata"],
+          Resource = ["arn:${local.partition}:athena:${local.region}:${local.account_id}:datacatalog/AwsDataCatalog"]
+        },
         # Athena reads the catalog with the caller's credentials: the tenant's databases and their tables.
         {
           Sid      = "ReadOwnCatalog", Effect = "Allow",

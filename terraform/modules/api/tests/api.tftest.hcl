@@ -67,6 +67,30 @@ run "every_contract_route_requires_an_api_key" {
   }
 }
 
+run "the_athena_endpoint_is_signed_not_keyed" {
+  command = plan
+
+  assert {
+    condition     = aws_api_gateway_method.athena.http_method == "POST" && aws_api_gateway_method.athena.api_key_required == false && aws_api_gateway_method.athena.authorization == "NONE"
+    error_message = "POST /athena takes no API key: Athena clients sign with SigV4 and the api Lambda verifies it"
+  }
+
+  assert {
+    condition     = aws_api_gateway_resource.athena.path_part == "athena" && aws_api_gateway_resource.athena.parent_id == "root0"
+    error_message = "the Athena endpoint must be /athena at the API's root"
+  }
+
+  assert {
+    condition     = aws_api_gateway_integration.athena.type == "AWS_PROXY" && aws_api_gateway_integration.athena.integration_http_method == "POST" && aws_api_gateway_integration.athena.uri == var.function_invoke_arn
+    error_message = "POST /athena must be an AWS_PROXY integration of the api Lambda"
+  }
+
+  assert {
+    condition     = output.athena_path == "/athena"
+    error_message = "the athena_path output must name the endpoint's path"
+  }
+}
+
 run "iam_routes_are_authorized_by_sigv4_only" {
   command = plan
 
