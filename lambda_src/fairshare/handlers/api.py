@@ -124,8 +124,13 @@ def _caller() -> Caller:
     return Caller(tenant, user, "declared" if user else None)
 
 
+def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    """A request header by its lower-case name (API Gateway passes the client's spelling)."""
+    return next((str(v) for k, v in (headers or {}).items() if str(k).lower() == name), None)
+
+
 def _declared_user(headers: Mapping[str, str] | None) -> str | None:
-    value = next((v for k, v in (headers or {}).items() if k.lower() == USER_HEADER), None)
+    value = _header(headers, USER_HEADER)
     if value is None:
         return None
     user = value.strip()
@@ -282,7 +287,7 @@ def reject_early(event: dict[str, Any]) -> dict[str, Any] | None:
         if event.get("isBase64Encoded"):
             event = {**event, "body": text, "isBase64Encoded": False}
     if str(event.get("httpMethod", "")).upper() in ("POST", "PUT", "PATCH"):
-        content_type = next((str(v) for k, v in headers.items() if str(k).lower() == "content-type"), "")
+        content_type = _header(headers, "content-type") or ""
         if content_type.split(";", 1)[0].strip().lower() != "application/json":
             return _proxy(415, UnsupportedMediaType.code, "Content-Type must be application/json")
         try:

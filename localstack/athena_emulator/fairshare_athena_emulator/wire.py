@@ -38,6 +38,10 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
+# The one operation whose outcome depends on who calls (the caller's identity policies decide).
+CALLER_OPERATION = "StartQueryExecution"
+
+
 @dataclass(slots=True, frozen=True)
 class WireResponse:
     status: int
@@ -70,7 +74,7 @@ def invoke(
             AthenaApiError("UnknownOperationException", f"Operation {operation} is not emulated", status=501)
         )
     try:
-        if operation == "StartQueryExecution":  # the one operation whose outcome depends on the caller
+        if operation == CALLER_OPERATION:
             return _json_response(200, engine.start_query_execution(params, caller))
         return _json_response(200, handler(engine, params))
     except AthenaApiError as exc:
