@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from tests.integration.conftest import Platform, athena_event, complete, dispatch, submit
 
@@ -144,3 +147,55 @@ def test_a_malformed_record_fails_alone(platform: Platform) -> None:
 
     assert reply == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
     assert platform.ledger.get(query_id).status == "SUCCEEDED"  # type: ignore[union-attr]
+
+
+def test_a_traced_batch_reports_none_of_its_handled_records_as_failed(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in Lambda: X-Ray on, with its Lambda context (the invocation's facade segment, from the trace
+    # header, in every thread); the records of a batch run side by side, each traced in its own thread.
+    from aws_xray_sdk import global_sdk_config
+    from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.core.lambda_launcher import LambdaContext
+    from fairshare.handlers import completion  # noqa: F401  (its Tracer, off outside Lambda, comes first)
+
+    class Emitted:
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def send_entity(self, entity: Any) -> None:
+            self.names.append(entity.name)
+
+        def set_daemon_address(self, address: str | None) -> None:
+            pass
+
+    tenants = [("key-alpha", "fs-test-alpha")] * 4 + [("key-beta", "fs-test-beta")] * 3
+    running = [
+        (_running(platform, f"SELECT {n}", key), workgroup) for n, (key, workgroup) in enumerate(tenants)
+    ]
+    for (_, execution_id), _ in running:
+        platform.athena.finish(execution_id)
+
+    monkeypatch.setenv(
+        "_X_AMZN_TRACE_ID", "Root=1-6b1308b4-fdce9dfc0a1b2c3d4e5f6a7b;Parent=53995c3f42cd8ad8;Sampled=1"
+    )
+    saved = {
+        "context": xray_recorder.context,
+        "emitter": xray_recorder.emitter,
+        "sampling": xray_recorder.sampling,
+        "streaming_threshold": xray_recorder.streaming_threshold,
+    }
+    emitted = Emitted()
+    xray_recorder.configure(context=LambdaContext(), emitter=emitted, sampling=False, streaming_threshold=0)
+    global_sdk_config.set_sdk_enabled(True)
+    try:
+        reply = complete(*(athena_event(e, "SUCCEEDED", workgroup) for (_, e), workgroup in running))
+    finally:
+        global_sdk_config.set_sdk_enabled(False)
+        xray_recorder.configure(**saved)
+
+    assert reply == {"batchItemFailures": []}
+    assert all(platform.ledger.get(q).status == "SUCCEEDED" for (q, _), _ in running)  # type: ignore[union-attr]
+    assert emitted.names.count("## fairshare.handlers.completion.handle_record") == len(
+        running
+    )  # each record was traced, in its thread

@@ -40,6 +40,10 @@ class AthenaStateChangeEvent(EventBridgeModel):
     detail: AthenaStateChange
 
 
+# Traced in the worker thread that runs it: X-Ray's context is per thread, so a subsegment opened by
+# each of a batch's concurrent coroutines on the event loop's one thread would end its siblings' (the
+# SDK then raises AlreadyEndedException and the processor reports a record that was handled as failed).
+@tracer.capture_method
 def handle_record(record: SQSRecord) -> str:
     handled_ms = int(time.time() * 1000)
     event = parse(event=record.json_body, model=AthenaStateChangeEvent)
@@ -64,7 +68,6 @@ def handle_record(record: SQSRecord) -> str:
         logger.thread_safe_remove_keys(["query_id", "tenant", "athena_execution_id"])
 
 
-@tracer.capture_method
 async def record_handler(record: SQSRecord) -> str:
     return await asyncio.to_thread(handle_record, record)
 
