@@ -167,7 +167,7 @@ def test_status_of_a_queued_query_says_what_it_waits_for(env: dict[str, str], ap
     table = run(env, "status", query_id)
     assert "QUEUED" in table.stdout and "waiting_for" in table.stdout and "tenant_cap" in table.stdout
     assert json.loads(run(env, "status", query_id, "--json").stdout)["blocking_reason"] == "tenant_cap"
-    api.queue_s = 0.0
+    api.queries[query_id].queue_s = 0.0  # what it waited for is over
     done = run(env, "wait", query_id)
     assert done.exit_code == 0
     assert json.loads(run(env, "status", query_id, "--json").stdout)["blocking_reason"] is None
