@@ -49,7 +49,7 @@ LAMBDA_ZIP := $(BUILD)/lambda/fairshare.zip
 LOCALSTACK_ENDPOINT ?= http://127.0.0.1:4566
 STAGE ?=
 
-.PHONY: tf-fmt tf-init tf-validate tf-test checkov plan tf-check
+.PHONY: tf-fmt tf-init tf-validate tf-test checkov checkov-venv plan tf-check
 
 tf-fmt: ## terraform fmt -check over terraform/, and the module READMEs' input/output tables are current
 	terraform fmt -check -recursive -diff terraform
@@ -82,6 +82,9 @@ tf-test: tf-init venv ## terraform test (plan-mode, mocked provider) of every mo
 
 checkov: ## checkov over terraform/ (own venv .venv-checkov, checkov==3.3.30, offline); 0 failed checks
 	PYTHON311=$(PYTHON311) scripts/checkov.sh $(ROOT)/terraform
+
+checkov-venv: ## create .venv-checkov only (checkov creates it on first use too)
+	@PYTHON311=$(PYTHON311) scripts/checkov.sh --install-only
 
 tf-check: tf-fmt tf-validate tf-test checkov ## all Terraform checks: fmt, validate, tests, checkov
 
@@ -121,7 +124,10 @@ conformance: venv ## the ledger conformance suite, against the in-memory ledger 
 pytest: venv ## every in-process suite (pyproject testpaths: unit, conformance, integration, emulator, reliability, security)
 	$(PY) -m pytest -q -p no:cacheprovider -n 2
 
-test: lint typecheck tf-check localstack-test pytest ## everything: lint, types, pytest suites, Terraform, checkov, LocalStack e2e
+# Every venv is built first, side by side (their downloads and unpacking overlap); then the checks, in order.
+test: ## everything: lint, types, Terraform, checkov, LocalStack e2e, pytest suites
+	@$(MAKE) --no-print-directory -j4 venv localstack-venv checkov-venv $(TF_RC)
+	@$(MAKE) --no-print-directory lint typecheck tf-check localstack-test pytest
 
 # --- Reliability: the fault-injection campaign (real handlers, moto, a chaotic Athena); figures in .build/reliability.
 RELIABILITY_ARGS ?=

@@ -19,4 +19,5 @@ if [[ ! -x "$VENV/bin/checkov" || ! -f "$STAMP" ]]; then
   touch "$STAMP"
 fi
 
+[[ "$TARGET" == "--install-only" ]] && exit 0
 exec "$VENV/bin/checkov" --directory "$TARGET" --framework terraform --compact --quiet --skip-download

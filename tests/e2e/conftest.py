@@ -83,3 +83,15 @@ def wait_all(client: Client, query_ids: list[str], timeout_s: float) -> dict[str
                 f"{len(waiting)} of {len(query_ids)} queries not terminal after {timeout_s}s: {waiting}"
             )
         time.sleep(1.0)
+
+
+POISON = "{not json"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def poison_event(aws: Callable[[str], Any], output_value: Callable[[str], Any]) -> str:
+    """A message the completion handler can never process, sent into the athena-events queue as the
+    session starts. Reaching the DLQ takes it the queue's receives (2 x the 60 s visibility timeout) and
+    its alarm a minute's evaluation: the other tests run meanwhile, and the recovery test quarantines it."""
+    aws("sqs").send_message(QueueUrl=output_value("queue_urls")["events"], MessageBody=POISON)
+    return POISON

@@ -64,7 +64,10 @@ def test_foreign_load_causes_throttles_and_the_platform_recovers_without_losing_
 
 
 def test_a_lost_completion_event_is_recovered_and_a_poison_message_quarantined(
-    clients: dict[str, Client], aws: Callable[[str], Any], output_value: Callable[[str], Any]
+    clients: dict[str, Client],
+    aws: Callable[[str], Any],
+    output_value: Callable[[str], Any],
+    poison_event: str,
 ) -> None:
     events = aws("events")
     sqs = aws("sqs")
@@ -78,9 +81,7 @@ def test_a_lost_completion_event_is_recovered_and_a_poison_message_quarantined(
         if "athena" in r["Name"] and "state" in r["Name"].lower()
     )
 
-    # A poison message: an "event" the completion handler can never process.
-    sqs.send_message(QueueUrl=queues["events"], MessageBody="{not json")
-
+    # The poison (`poison_event`) has been in the events queue since the session started.
     # A lost completion event: the state-change rule has no target while the query finishes. (Removing
     # the target rather than disabling the rule: LocalStack delivers to a disabled rule's targets.)
     targets = events.list_targets_by_rule(Rule=rule)["Targets"]
@@ -141,7 +142,7 @@ def test_a_lost_completion_event_is_recovered_and_a_poison_message_quarantined(
     parked = sqs.receive_message(
         QueueUrl=queues["events_quarantine"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
     ).get("Messages", [])
-    poison = [m for m in parked if m["Body"] == "{not json"]
+    poison = [m for m in parked if m["Body"] == poison_event]
     assert poison, f"the poison is not in the quarantine: {parked}"
     attributes = {k: v["StringValue"] for k, v in poison[0]["MessageAttributes"].items()}
     assert (attributes["reason"], attributes["source_queue"]) == ("not a JSON object", "athena-events")
