@@ -137,7 +137,7 @@ def _write_result_file(platform: Platform, execution_id: str) -> None:
 def test_awswrangler_reads_a_query_run_through_the_platform(
     platform: Platform, endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    wr = pytest.importorskip("awswrangler")
+    import awswrangler as wr
     import boto3
 
     monkeypatch.setattr(wr.config, "athena_endpoint_url", endpoint.url)
