@@ -32,6 +32,7 @@ def main() -> int:
                 "no:cacheprovider",
                 "-s",
                 "-rA",
+                "--durations=0",
                 *(sys.argv[1:] or [str(root / "tests" / "e2e")]),
             ]
             exit_code = int(pytest.main(args))
