@@ -319,6 +319,10 @@ class DuplicateQuery(Exception):
     """The query id already exists (a replayed client token)."""
 
 
+class UnknownQuery(KeyError):
+    """The ledger holds no query with this id (an update never creates one)."""
+
+
 # The ledger's port, split by responsibility. `Ledger` combines them; `fairshare.adapters.ddb_ledger`
 # implements it on DynamoDB and `fairshare_tools.testing.memory_ledger` in memory, and one conformance suite
 # (`tests/conformance`) holds both to the same conditions.
@@ -397,7 +401,7 @@ class Transitions(Protocol):
         """ADMITTED -> QUEUED (a quota throttle, I-7): the slot is given back uncharged."""
 
     def add_attempt(self, query_id: str) -> int:
-        """Count one more transient failure of the start; returns the count."""
+        """Count one more transient failure of the start; returns the count. Raises UnknownQuery."""
 
     def finalize(self, record: QueryRecord, outcome: Finalization) -> bool:
         """ADMITTED or RUNNING -> terminal, releasing the slot and charging the tenant, at most once."""

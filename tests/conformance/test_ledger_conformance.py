@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from fairshare.domain.errors import DependencyUnavailable, QueueFull
 from fairshare.domain.service import Service
-from fairshare.ports import DuplicateQuery, Finalization, Ledger, QueryRecord
+from fairshare.ports import DuplicateQuery, Finalization, Ledger, QueryRecord, UnknownQuery
 
 from tests.conformance.conftest import DECAY, Backend
 
@@ -336,6 +336,12 @@ def test_attempts_count_up(pool: Ledger) -> None:
 
     assert [pool.add_attempt(record.query_id) for _ in range(3)] == [1, 2, 3]
     assert pool.get(record.query_id).attempts == 3  # type: ignore[union-attr]
+
+
+def test_an_attempt_for_an_unknown_query_creates_nothing(pool: Ledger) -> None:
+    with pytest.raises(UnknownQuery):
+        pool.add_attempt("no-such-query")
+    assert pool.get("no-such-query") is None
 
 
 # --- finalize and cancel --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from fairshare.ports import (
     QueryStatus,
     RoundState,
     TenantRecord,
+    UnknownQuery,
     queue_key,
     queue_key_prefix,
 )
@@ -552,14 +553,16 @@ class DynamoLedger:
         return reasons is None
 
     def add_attempt(self, query_id: str) -> int:
-        reply = self._call(
-            "update_item",
+        reply = self._update(
             TableName=self._queries,
             Key={"query_id": {"S": query_id}},
             UpdateExpression="ADD attempts :one",
+            ConditionExpression="attribute_exists(query_id)",  # an update must not create a query
             ExpressionAttributeValues=_values(one=1),
             ReturnValues="UPDATED_NEW",
         )
+        if reply is None:
+            raise UnknownQuery(query_id)
         return int(reply["Attributes"]["attempts"]["N"])
 
     def finalize(self, record: QueryRecord, outcome: Finalization) -> bool:

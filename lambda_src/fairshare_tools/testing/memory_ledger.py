@@ -35,6 +35,7 @@ from fairshare.ports import (
     QueryStatus,
     RoundState,
     TenantRecord,
+    UnknownQuery,
     queue_key,
     queue_key_prefix,
 )
@@ -430,6 +431,8 @@ class MemoryLedger:
 
     def add_attempt(self, query_id: str) -> int:
         def body() -> int:
+            if query_id not in self._queries:
+                raise UnknownQuery(query_id)
             stored = self._writable(self._queries[query_id])
             stored.attempts += 1
             return stored.attempts
