@@ -126,7 +126,7 @@ pytest: venv ## every in-process suite (pyproject testpaths: unit, conformance, 
 
 # Every venv is built first, side by side (their downloads and unpacking overlap); then the checks, in order.
 test: ## everything: lint, types, Terraform, checkov, LocalStack e2e, pytest suites
-	@$(MAKE) --no-print-directory -j4 venv localstack-venv checkov-venv $(TF_RC)
+	@$(MAKE) --no-print-directory -j4 $(VENV)/.stamp $(LS_STAMPS) checkov-venv $(TF_RC)
 	@$(MAKE) --no-print-directory lint typecheck tf-check localstack-test pytest
 
 # --- Reliability: the fault-injection campaign (real handlers, moto, a chaotic Athena); figures in .build/reliability.

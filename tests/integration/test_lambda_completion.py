@@ -179,6 +179,7 @@ def test_a_traced_batch_reports_none_of_its_handled_records_as_failed(
     monkeypatch.setenv(
         "_X_AMZN_TRACE_ID", "Root=1-6b1308b4-fdce9dfc0a1b2c3d4e5f6a7b;Parent=53995c3f42cd8ad8;Sampled=1"
     )
+    enabled = global_sdk_config.sdk_enabled()
     saved = {
         "context": xray_recorder.context,
         "emitter": xray_recorder.emitter,
@@ -191,7 +192,7 @@ def test_a_traced_batch_reports_none_of_its_handled_records_as_failed(
     try:
         reply = complete(*(athena_event(e, "SUCCEEDED", workgroup) for (_, e), workgroup in running))
     finally:
-        global_sdk_config.set_sdk_enabled(False)
+        global_sdk_config.set_sdk_enabled(enabled)
         xray_recorder.configure(**saved)
 
     assert reply == {"batchItemFailures": []}
